@@ -1,0 +1,11 @@
+"""redis-om models over the legacy layout: ``Post`` and ``TwitterAccount``.
+
+Records live under ``redis_client_om:{post|account}:{id}``; see the README's key layout.
+"""
+
+from .account import TwitterAccount
+from .binding import bind
+from .post import Post
+from .query import escape_query_value
+
+__all__ = ["Post", "TwitterAccount", "bind", "escape_query_value"]

@@ -1,0 +1,74 @@
+"""Query escaping that redis-om 1.2 leaves out, applied to every ``find()`` of our models.
+
+redis-om escapes TAG values with a character list that lacks ``|`` (and splits values at it),
+and passes a full-text ``%`` value through raw. Both let a user value change the query.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from redis_om.model.model import FindQuery, Operators, RediSearchFieldTypes
+
+# Everything but letters, digits and '_' is escaped: RediSearch accepts a backslash before any
+# punctuation, and an over-escaped character still matches itself.
+_SPECIAL = re.compile(r"[^\w]", re.UNICODE)
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def escape_query_value(value: str) -> str:
+    """Escape ``value`` so that RediSearch reads it as literal text."""
+    return _SPECIAL.sub(lambda m: "\\" + m.group(0), value)
+
+
+def _tag_values(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    return [str(v) for v in value]
+
+
+class SafeFindQuery(FindQuery):
+    """A FindQuery whose TAG and full-text values always match literally."""
+
+    @classmethod
+    def resolve_value(
+        cls,
+        field_name: str,
+        field_type: RediSearchFieldTypes,
+        field_info: Any,
+        op: Operators,
+        value: Any,
+        parents: list[tuple[str, Any]],
+        model_class: Any = None,
+    ) -> str:
+        if parents:
+            field_name = "_".join(p[0] for p in parents) + "_" + field_name
+        if field_type is RediSearchFieldTypes.TAG and isinstance(value, (str, list, tuple, set)):
+            if isinstance(value, str) and op in (Operators.EQ, Operators.NE):
+                # RediSearch trims blanks around tags when indexing: query the trimmed value too.
+                value = value.strip()
+                if not value:
+                    raise ValueError(f"cannot query {field_name} for a blank tag value")
+                clause = f"@{field_name}:{{{escape_query_value(value)}}}"
+                return clause if op is Operators.EQ else f"-({clause})"
+            if op in (Operators.IN, Operators.NOT_IN):
+                alts = "|".join(escape_query_value(v.strip()) for v in _tag_values(value))
+                clause = f"(@{field_name}:{{{alts}}})"
+                return clause if op is Operators.IN else f"-{clause}"
+        if field_type is RediSearchFieldTypes.TEXT and isinstance(value, str):
+            if op is Operators.LIKE:
+                # Every word must occur (stemmed, as RediSearch does); no operator is honoured.
+                words = _WORD.findall(value)
+                return f"@{field_name}_fts:({' '.join(words)})" if words else ""
+            if op in (Operators.EQ, Operators.NE):
+                clause = f'@{field_name}_fts:"{escape_query_value(value)}"'
+                return clause if op is Operators.EQ else f"-({clause})"
+        return super().resolve_value(
+            field_name, field_type, field_info, op, value, [], model_class
+        )
+
+    def copy(self, **kwargs: Any) -> SafeFindQuery:
+        original = self.dict()
+        original.update(**kwargs)
+        return SafeFindQuery(**original)

@@ -1,0 +1,60 @@
+"""JSON encoding of stored values and of the legacy sorted-set post member."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .errors import InvalidValueError, StoredValueError
+
+#: Order of the 7 fields in a ``posted_tweets:{username}`` member. Other services parse it.
+POST_MEMBER_FIELDS: tuple[str, ...] = (
+    "id",
+    "text",
+    "sender_username",
+    "timestamp",
+    "quoted_tweet_id",
+    "is_reply_to",
+    "is_news_summary_tweet",
+)
+
+
+def decode_redis(src: Any) -> Any:
+    """Turn bytes (also inside lists, tuples, sets and dicts) into str, recursively."""
+    if isinstance(src, bytes):
+        return src.decode("utf-8")
+    if isinstance(src, list):
+        return [decode_redis(x) for x in src]
+    if isinstance(src, tuple):
+        return tuple(decode_redis(x) for x in src)
+    if isinstance(src, set):
+        return {decode_redis(x) for x in src}
+    if isinstance(src, dict):
+        return {decode_redis(k): decode_redis(v) for k, v in src.items()}
+    return src
+
+
+def encode_value(key: str, value: Any) -> str:
+    """JSON text of ``value``; a clear error naming ``key`` when it cannot be encoded."""
+    try:
+        return json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise InvalidValueError(
+            f"value for key {key!r} cannot be stored as JSON ({type(value).__name__}): "
+            f"{type(exc).__name__}"
+        ) from None
+
+
+def decode_value(key: str, raw: bytes | str | None, default: Any = None) -> Any:
+    """Parse a stored JSON value; ``default`` when the key is missing."""
+    if raw is None:
+        return default
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise StoredValueError(f"value stored at key {key!r} is not valid JSON") from None
+
+
+def post_member(fields: dict[str, Any]) -> str:
+    """The sorted-set member: ``json.dumps`` of the 7 fields in contract order."""
+    return json.dumps({name: fields[name] for name in POST_MEMBER_FIELDS})

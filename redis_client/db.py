@@ -1,0 +1,117 @@
+"""``RedisDB``: the classic API, one lazily connected instance per process, picklable by settings."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from typing import TYPE_CHECKING, Any
+
+import redis
+
+from . import capabilities, connection, scripts
+from .accounts import AccountsMixin
+from .function_variables import DEFAULT_FUNCTION_VARIABLES
+from .posts import PostsMixin
+from .settings import RedisSettings, load_settings
+from .values import ValuesMixin
+
+if TYPE_CHECKING:
+    from redis.commands.core import Script
+
+log = logging.getLogger("redis_client")
+
+
+class RedisDB(ValuesMixin, PostsMixin, AccountsMixin):
+    """The original tool's API on the legacy keys, keeping the ``Post``/``TwitterAccount`` records in step.
+
+    Nothing connects until the first command; that command waits up to ``startup_wait`` seconds
+    for a server that is down or loading, then raises ``redis.ConnectionError``. Thread-safe.
+    """
+
+    def __init__(
+        self,
+        settings: RedisSettings | None = None,
+        function_variables: dict[str, list[str]] | None = None,
+    ) -> None:
+        self._settings = settings
+        self.function_variables = dict(function_variables or DEFAULT_FUNCTION_VARIABLES)
+        self._lock = threading.Lock()
+        self._reset()
+
+    def _reset(self) -> None:
+        self._client: redis.Redis | None = None
+        self._pid: int | None = None
+        self._caps: capabilities.Capabilities | None = None
+        self._scripts: dict[str, Script] = {}
+
+    @property
+    def settings(self) -> RedisSettings:
+        if self._settings is None:
+            self._settings = load_settings()
+        return self._settings
+
+    def reconfigure(self, settings: RedisSettings | None) -> None:
+        """Use other settings from the next command on (None: read the environment again)."""
+        with self._lock:
+            self._settings = settings
+            self._reset()
+
+    @property
+    def r(self) -> redis.Redis:
+        """The underlying ``redis.Redis`` (bytes responses) on this process's pool."""
+        client = self._client
+        if client is not None and self._pid == os.getpid():
+            return client
+        with self._lock:
+            if self._client is None or self._pid != os.getpid():
+                settings = self.settings
+                if not connection.wait_until_ready(settings, settings.startup_wait):
+                    raise redis.ConnectionError(
+                        f"Redis at {settings.describe()} is not reachable "
+                        f"(waited {settings.startup_wait:g}s; REDIS_STARTUP_WAIT)"
+                    )
+                self._reset()
+                self._client = connection.get_client(settings, decode=False)
+                self._pid = os.getpid()
+            return self._client
+
+    def wait_for_redis(self, timeout: float) -> bool:
+        """True when the server answers within ``timeout`` seconds, else False (never raises)."""
+        return connection.wait_until_ready(self.settings, timeout)
+
+    @property
+    def capabilities(self) -> capabilities.Capabilities:
+        """Which modules the server has (asked once per process)."""
+        if self._caps is None:
+            caps = capabilities.probe(self.r)
+            if caps.models:
+                from models import binding
+
+                binding.prepare(connection.get_client(self.settings, decode=True), self.settings)
+            else:
+                log.warning(
+                    "Redis at %s lacks %s: model records are not written, "
+                    "classic methods work on the legacy keys only",
+                    self.settings.describe(),
+                    " and ".join(caps.missing()),
+                )
+            self._caps = caps
+        return self._caps
+
+    def _models_enabled(self) -> bool:
+        return self.capabilities.models
+
+    def _script(self, name: str) -> Script:
+        script = self._scripts.get(name)
+        if script is None:
+            script = self._scripts[name] = self.r.register_script(getattr(scripts, name))
+        return script
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled by settings only: sockets and locks stay behind, the copy reconnects lazily.
+        return (RedisDB, (self._settings, self.function_variables))
+
+    def __repr__(self) -> str:
+        where = self._settings.describe() if self._settings else "settings from the environment"
+        return f"<RedisDB {where}>"

@@ -1,0 +1,43 @@
+"""Exceptions raised by redis-client. Messages never contain stored values or secrets."""
+
+from __future__ import annotations
+
+
+class RedisClientError(Exception):
+    """Base class for every error this package raises on purpose."""
+
+
+class SettingsError(RedisClientError, ValueError):
+    """A setting (environment variable or `.env` entry) has an invalid value."""
+
+
+class InvalidValueError(RedisClientError, TypeError):
+    """A value cannot be stored (not JSON-encodable, NaN, ...). Nothing was written."""
+
+
+class StoredValueError(RedisClientError, ValueError):
+    """A stored value cannot be decoded as JSON."""
+
+
+class InvalidPostError(RedisClientError, ValueError):
+    """A post failed validation. Nothing was written."""
+
+
+class InvalidUsernameError(RedisClientError, ValueError):
+    """A username is empty or not a string."""
+
+
+class ModuleMissingError(RedisClientError):
+    """The server lacks a module (search or JSON) that model operations need."""
+
+
+class WriteConflictError(RedisClientError):
+    """A key exists with a type the operation cannot write to. Nothing was written."""
+
+
+class EmbeddedServerError(RedisClientError):
+    """The embedded Redis could not be started (binaries missing, port taken, ...)."""
+
+
+class MigrationRefusedError(RedisClientError):
+    """A migration cannot run against this server."""

@@ -1,0 +1,126 @@
+"""The legacy key layout, byte for byte, and the model-record namespace. The only place keys are built."""
+
+from __future__ import annotations
+
+import re
+
+from .errors import InvalidUsernameError
+
+POSTED_TWEETS = "posted_tweets"
+TWITTER_DATA = "twitter_data"
+CREATED_TWEET = "created_tweet"
+SEND_PARTNERSHIP = "send_partnership"
+GORILLA_MARKETING_ANSWERED = "gorilla_marketing_answered"
+USER_LIKES = "user_likes"
+FUNCTION_VARIABLES = "function_variables"
+
+#: Action types the original tool knew; ``{action_type}:{username}`` holds a JSON number.
+ACTION_TYPES: tuple[str, ...] = (
+    "last_create_post_time",
+    "last_gorilla_marketing_time",
+    "last_likes_time",
+    "last_comment_agix_time",
+    "last_answer_my_comment_time",
+    "last_answer_comment_time",
+)
+
+#: Per-account prefixes besides the action types (``{prefix}:{username}``).
+ACCOUNT_PREFIXES: tuple[str, ...] = (
+    POSTED_TWEETS,
+    TWITTER_DATA,
+    SEND_PARTNERSHIP,
+    GORILLA_MARKETING_ANSWERED,
+    USER_LIKES,
+)
+
+#: Reserved namespace of model records, indexes and migration state. No legacy key starts with it.
+MODEL_NAMESPACE = "redis_client_om"
+POST_PREFIX = "post"
+ACCOUNT_PREFIX = "account"
+
+_GLOB_SPECIAL = re.compile(r"([\\*?\[\]])")
+
+
+def check_username(username: object) -> str:
+    """Return ``username`` if usable in a key; raise a clear error otherwise."""
+    if not isinstance(username, str):
+        raise InvalidUsernameError(f"username must be a str, not {type(username).__name__}")
+    if not username:
+        raise InvalidUsernameError("username must not be empty")
+    return username
+
+
+def escape_glob(text: str) -> str:
+    """Escape ``text`` so that a SCAN/KEYS pattern matches it literally."""
+    return _GLOB_SPECIAL.sub(r"\\\1", text)
+
+
+def posted_tweets(username: str) -> str:
+    return f"{POSTED_TWEETS}:{check_username(username)}"
+
+
+def twitter_data(username: str) -> str:
+    return f"{TWITTER_DATA}:{check_username(username)}"
+
+
+def action_time(username: str, action_type: str) -> str:
+    if not isinstance(action_type, str) or not action_type or ":" in action_type:
+        raise ValueError("action_type must be a non-empty str without ':'")
+    if action_type == MODEL_NAMESPACE:
+        raise ValueError(f"action_type {MODEL_NAMESPACE!r} is reserved for model records")
+    return f"{action_type}:{check_username(username)}"
+
+
+def created_tweet(function_name: str) -> str:
+    return f"{CREATED_TWEET}:{function_name}"
+
+
+def send_partnership(username: str) -> str:
+    return f"{SEND_PARTNERSHIP}:{check_username(username)}"
+
+
+def gorilla_marketing_answered(username: str) -> str:
+    return f"{GORILLA_MARKETING_ANSWERED}:{check_username(username)}"
+
+
+def user_likes(username: str) -> str:
+    return f"{USER_LIKES}:{check_username(username)}"
+
+
+def prefix_pattern(prefix: str) -> str:
+    """SCAN pattern for every key ``{prefix}:{anything}``."""
+    return f"{escape_glob(prefix)}:*"
+
+
+def username_from_key(key: str, prefix: str) -> str:
+    """The full username of ``{prefix}:{username}`` (usernames may hold ':')."""
+    head = prefix + ":"
+    if not key.startswith(head):
+        raise ValueError(f"key does not start with {head!r}")
+    return key[len(head) :]
+
+
+def legacy_account_keys(username: str, action_types: tuple[str, ...] = ACTION_TYPES) -> list[str]:
+    """Every legacy key that belongs to one account."""
+    keys = [f"{p}:{check_username(username)}" for p in ACCOUNT_PREFIXES]
+    keys += [action_time(username, a) for a in action_types]
+    return keys
+
+
+def model_key(model_prefix: str, pk: str) -> str:
+    """Key of a model record, as redis-om builds it."""
+    return f"{MODEL_NAMESPACE}:{model_prefix}:{pk}"
+
+
+def model_index(model_prefix: str) -> str:
+    return f"{MODEL_NAMESPACE}:{model_prefix}:index"
+
+
+def migration_state(name: str) -> str:
+    """Key of our own migration bookkeeping (checkpoints, reports)."""
+    return f"{MODEL_NAMESPACE}:migration:{name}"
+
+
+def schema_hash_key(index_name: str) -> str:
+    """Where the hash of an index's schema is kept (outside the records' prefix)."""
+    return f"{MODEL_NAMESPACE}:schema:{index_name}"

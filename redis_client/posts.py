@@ -1,0 +1,85 @@
+"""Posts: the legacy sorted set ``posted_tweets:{username}`` and the ``Post`` records, in step."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from models.post import Post
+
+from . import keys, translate
+
+if TYPE_CHECKING:
+    import redis
+    from redis.commands.core import Script
+
+log = logging.getLogger("redis_client")
+
+#: Posts per script call in ``add_user_posts`` (bounds the time the server spends in one call).
+BATCH_SIZE = 500
+
+
+class PostsMixin:
+    """Needs ``self.r``, ``self._script(name)`` and ``self._models_enabled()``."""
+
+    r: redis.Redis
+
+    def _script(self, name: str) -> Script: ...  # provided by RedisDB
+
+    def _models_enabled(self) -> bool: ...  # provided by RedisDB
+
+    def add_user_post(self, username: str, post: Any) -> None:
+        """Validate, then write the legacy member and the ``Post`` record atomically.
+
+        ``post`` may be a ``Post``, a dict, or any object with the post attributes. Adding the
+        same post again changes nothing; the same id under another account adds that account
+        to the record's ``accounts`` (the first content written stays in the record).
+        """
+        self.add_user_posts(username, [post])
+
+    def add_user_posts(self, username: str, posts: Iterable[Any]) -> int:
+        """Add many posts of one account; all are validated before anything is written.
+
+        Written in atomic batches of ``BATCH_SIZE`` pipelined in one round trip.
+        Returns how many members were new in the sorted set.
+        """
+        zkey = keys.posted_tweets(username)
+        valid = [translate.to_post(p) for p in posts]
+        if not valid:
+            return 0
+        account = json.dumps(username)
+        with_records = self._models_enabled()
+        script = self._script("ADD_POSTS")
+        pipe = self.r.pipeline(transaction=False)
+        for start in range(0, len(valid), BATCH_SIZE):
+            batch = valid[start : start + BATCH_SIZE]
+            args: list[Any] = [account]
+            record_keys = []
+            for post in batch:
+                args += [post.timestamp, translate.member_of(post)]
+                args.append(translate.document_of(post, [username]) if with_records else "")
+                if with_records:
+                    record_keys.append(keys.model_key(keys.POST_PREFIX, post.id))
+            script(keys=[zkey, *record_keys], args=args, client=pipe)
+        return int(sum(pipe.execute()))
+
+    def get_user_posts(self, username: str) -> list[Post]:
+        """The account's posts, oldest first, from the sorted set (malformed members skipped)."""
+        zkey = keys.posted_tweets(username)
+        return self._parse(zkey, self.r.zrange(zkey, 0, -1))
+
+    def get_user_posts_by_create_time(self, username: str, second_ago: int = 10800) -> list[Post]:
+        """Posts of the last ``second_ago`` seconds, newest last."""
+        zkey = keys.posted_tweets(username)
+        now = int(time.time())
+        return self._parse(zkey, self.r.zrangebyscore(zkey, now - second_ago, now))
+
+    def _parse(self, zkey: str, raws: list[bytes]) -> list[Post]:
+        def warn(index: int, reason: str) -> None:
+            log.warning("skipped malformed member #%d of %s: %s", index, zkey, reason)
+
+        return translate.parse_members(raws, on_bad=warn)
+

@@ -1,0 +1,89 @@
+"""Server-side scripts: each is one atomic round trip that checks key types before any write.
+
+MULTI/EXEC would not do: a command failing inside EXEC (e.g. WRONGTYPE) does not undo the others,
+and the account list of a post needs a conditional append.
+"""
+
+from __future__ import annotations
+
+#: KEYS[1] = posted_tweets:{username}; KEYS[2..] = post record keys (empty list: legacy only).
+#: ARGV[1] = JSON string of the username; then per post: score, member, record JSON.
+#: Returns the number of new sorted-set members.
+ADD_POSTS = """#!lua
+local zt = redis.call('TYPE', KEYS[1])['ok']
+if zt ~= 'zset' and zt ~= 'none' then
+  return redis.error_reply('WRONGTYPE posted_tweets key holds a ' .. zt .. ', not a sorted set')
+end
+local with_records = #KEYS > 1
+if with_records then
+  for i = 2, #KEYS do
+    local t = redis.call('TYPE', KEYS[i])['ok']
+    if t ~= 'ReJSON-RL' and t ~= 'none' then
+      return redis.error_reply('WRONGTYPE post record key holds a ' .. t)
+    end
+  end
+end
+local added = 0
+local n = (#ARGV - 1) / 3
+for i = 0, n - 1 do
+  added = added + redis.call('ZADD', KEYS[1], ARGV[2 + 3 * i], ARGV[3 + 3 * i])
+  if with_records then
+    local key = KEYS[2 + i]
+    if redis.call('JSON.SET', key, '$', ARGV[4 + 3 * i], 'NX') == false then
+      local idx = redis.call('JSON.ARRINDEX', key, '$.accounts', ARGV[1])
+      if idx[1] == nil then
+        redis.call('JSON.SET', key, '$.accounts', '[' .. ARGV[1] .. ']')
+      elseif idx[1] == -1 then
+        redis.call('JSON.ARRAPPEND', key, '$.accounts', ARGV[1])
+      end
+    end
+  end
+end
+return added
+"""
+
+#: KEYS[1] = {action_type}:{username}; KEYS[2] = account record key (optional).
+#: ARGV[1] = JSON number; ARGV[2] = JSON merge patch for the record.
+SET_ACTION_TIME = """#!lua
+redis.call('SET', KEYS[1], ARGV[1])
+if #KEYS > 1 and redis.call('TYPE', KEYS[2])['ok'] == 'ReJSON-RL' then
+  redis.call('JSON.MERGE', KEYS[2], '$', ARGV[2])
+  return 1
+end
+return 0
+"""
+
+#: KEYS = legacy keys to delete, then (after ARGV[2] of them) post record keys.
+#: ARGV[1] = JSON string of the username; ARGV[2] = number of legacy keys (account record included).
+#: A post record shared with another account only loses this account from its list.
+REMOVE_ACCOUNT = """#!lua
+local n_plain = tonumber(ARGV[2])
+local deleted = 0
+for i = 1, n_plain do
+  deleted = deleted + redis.call('DEL', KEYS[i])
+end
+for i = n_plain + 1, #KEYS do
+  local key = KEYS[i]
+  if redis.call('TYPE', key)['ok'] == 'ReJSON-RL' then
+    local idx = redis.call('JSON.ARRINDEX', key, '$.accounts', ARGV[1])[1]
+    local len = redis.call('JSON.ARRLEN', key, '$.accounts')[1]
+    if idx ~= nil and idx >= 0 then
+      if len == 1 then
+        deleted = deleted + redis.call('DEL', key)
+      else
+        redis.call('JSON.ARRPOP', key, '$.accounts', idx)
+      end
+    end
+  end
+end
+return deleted
+"""
+
+#: KEYS[1] = created_tweet:{function_name}; ARGV[1] = link. A link already listed is not pushed
+#: again, so a retry after a lost reply cannot duplicate it. Returns the list length.
+PUSH_LINK_ONCE = """#!lua
+if redis.call('LPOS', KEYS[1], ARGV[1]) == false then
+  return redis.call('RPUSH', KEYS[1], ARGV[1])
+end
+return redis.call('LLEN', KEYS[1])
+"""

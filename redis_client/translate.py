@@ -1,0 +1,119 @@
+"""Translation between the legacy layout and the model records (both directions)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+
+from models.account import SECRET_FIELDS, TwitterAccount
+from models.post import Post
+
+from .codec import POST_MEMBER_FIELDS, post_member
+from .errors import InvalidPostError
+
+_POST_LIST = TypeAdapter(list[Post])
+
+#: ``twitter_data`` hash fields copied into ``TwitterAccount`` (record field <- legacy field).
+ACCOUNT_FIELDS: dict[str, str] = {"name": "name", "twitter_id": "id", "expires_at": "expires_at"}
+
+
+def describe_errors(exc: ValidationError) -> str:
+    """Field names and reasons, never the offending values (they may be secrets or huge)."""
+    return "; ".join(
+        f"{'.'.join(str(p) for p in err['loc']) or 'post'}: {err['msg']}"
+        for err in exc.errors(include_input=False, include_url=False)
+    )
+
+
+def to_post(obj: Any) -> Post:
+    """Validate a ``Post``, a dict, or any object with the post attributes."""
+    if isinstance(obj, Post):
+        data: Any = obj.model_dump()
+    elif isinstance(obj, Mapping):
+        data = dict(obj)
+    else:
+        data = {name: getattr(obj, name) for name in POST_MEMBER_FIELDS if hasattr(obj, name)}
+    try:
+        return Post.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidPostError(f"invalid post: {describe_errors(exc)}") from None
+
+
+def member_of(post: Post) -> str:
+    """The legacy sorted-set member of a validated post."""
+    return post_member(post.__dict__)
+
+
+def document_of(post: Post, accounts: Iterable[str]) -> str:
+    """The JSON text of a ``Post`` record, as ``Post.save()`` would store it."""
+    data = {name: post.__dict__[name] for name in POST_MEMBER_FIELDS}
+    data["accounts"] = list(accounts)
+    return json.dumps(data)
+
+
+def parse_member(raw: bytes | str) -> Post:
+    """A legacy member as a ``Post``; :class:`InvalidPostError` says why it is unusable."""
+    try:
+        return Post.model_validate_json(raw)
+    except ValidationError as exc:
+        raise InvalidPostError(describe_errors(exc)) from None
+
+
+def parse_members(raws: list[bytes], on_bad: Any = None) -> list[Post]:
+    """Parse many members at once; bad ones are passed to ``on_bad(index, reason)`` and skipped."""
+    if not raws:
+        return []
+    try:
+        return _POST_LIST.validate_json(b"[" + b",".join(raws) + b"]")
+    except ValidationError:
+        pass  # at least one is bad: fall back to one at a time
+    posts = []
+    for i, raw in enumerate(raws):
+        try:
+            posts.append(parse_member(raw))
+        except InvalidPostError as exc:
+            if on_bad is not None:
+                on_bad(i, str(exc))
+    return posts
+
+
+def twitter_data_fields(value: Any) -> dict[str, Any]:
+    """The fields of a ``twitter_data`` value: a hash (dict) or an older JSON string."""
+    if isinstance(value, Mapping):
+        return {_text(k): _text(v) for k, v in value.items()}
+    try:
+        parsed = json.loads(value)
+    except (TypeError, ValueError, UnicodeDecodeError):
+        raise ValueError("twitter_data is neither a hash nor a JSON object") from None
+    if not isinstance(parsed, dict):
+        raise ValueError("twitter_data JSON is not an object")
+    return parsed
+
+
+def account_record(
+    username: str, data: Mapping[str, Any], action_times: Mapping[str, float]
+) -> TwitterAccount:
+    """A ``TwitterAccount`` from legacy fields; token fields are dropped before anything else."""
+    safe = {k: v for k, v in data.items() if k not in SECRET_FIELDS}
+    fields: dict[str, Any] = {"username": username}
+    for target, source in ACCOUNT_FIELDS.items():
+        if safe.get(source) not in (None, ""):
+            fields[target] = safe[source]
+    known = set(TwitterAccount.model_fields)
+    fields["other_action_times"] = {}
+    for action, ts in action_times.items():
+        if action in known:
+            fields[action] = ts
+        else:
+            fields["other_action_times"][action] = ts
+    try:
+        return TwitterAccount.model_validate(fields)
+    except ValidationError as exc:
+        raise ValueError(f"invalid account data: {describe_errors(exc)}") from None
+
+
+def _text(value: Any) -> Any:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
