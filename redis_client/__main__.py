@@ -1,0 +1,5 @@
+"""``python -m redis_client``."""
+
+from .cli import main
+
+raise SystemExit(main())

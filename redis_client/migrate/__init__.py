@@ -1,0 +1,1 @@
+"""Our migration engine: checkpoints, reports, inventory and verification for ``migrations/``."""
