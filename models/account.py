@@ -5,12 +5,11 @@ from __future__ import annotations
 from pydantic import ConfigDict
 from redis_om import Field
 
-from .post import OptionalTweetId
-
 from redis_client.keys import ACCOUNT_PREFIX
 
 from . import binding
 from .base import TAG_SEPARATOR, RecordModel
+from .post import OptionalTweetId
 
 #: Fields of ``twitter_data:{username}`` that are never copied into a record.
 SECRET_FIELDS: frozenset[str] = frozenset(
@@ -19,7 +18,7 @@ SECRET_FIELDS: frozenset[str] = frozenset(
 
 
 @binding.register
-class TwitterAccount(RecordModel, index=True):
+class TwitterAccount(RecordModel, index=True):  # type: ignore[call-arg]
     """Keyed by username. Action times are seconds since epoch, ``None`` when never recorded."""
 
     model_config = ConfigDict(extra="ignore")

@@ -52,7 +52,7 @@ Seconds = Annotated[int, BeforeValidator(_whole_seconds)]
 
 
 @binding.register
-class Post(RecordModel, index=True):
+class Post(RecordModel, index=True):  # type: ignore[call-arg]
     """A tweet. ``accounts`` lists the accounts whose history (``add_user_post``) holds it."""
 
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=False)

@@ -6,34 +6,23 @@ import json
 import logging
 import math
 import time
-from typing import TYPE_CHECKING, Any
 
 from models.account import TwitterAccount
 
 from . import keys
-from .codec import decode_value
-from .function_variables import DEFAULT_FUNCTION_VARIABLES
-
-if TYPE_CHECKING:
-    import redis
-    from redis.commands.core import Script
+from .base import Connected
+from .codec import decode_value, encode_value
 
 log = logging.getLogger("redis_client")
 
 TWEET_LINK = "https://twitter.com/i/web/status/{tweet_id}"
 
 
-class AccountsMixin:
-    """Needs ``self.r``, ``self._script(name)``, ``self._models_enabled()`` and ``self.set``."""
+class AccountsMixin(Connected):
+    """Account helpers; ``function_variables`` is the prompt map ``get_function_variables`` stores."""
 
-    r: redis.Redis
     function_variables: dict[str, list[str]]
 
-    def _script(self, name: str) -> Script: ...  # provided by RedisDB
-
-    def _models_enabled(self) -> bool: ...  # provided by RedisDB
-
-    def set(self, key: str, value: Any, log: bool = True, keep_ttl: bool = False) -> None: ...
 
     def get_twitter_data_keys(self) -> list[str]:
         return [
@@ -81,7 +70,7 @@ class AccountsMixin:
     def get_function_variables(self) -> dict[str, list[str]]:
         """The prompt-variable map; also stored under ``function_variables``."""
         mapping = {k: list(v) for k, v in self.function_variables.items()}
-        self.set(keys.FUNCTION_VARIABLES, mapping, log=False)
+        self.r.set(keys.FUNCTION_VARIABLES, encode_value(keys.FUNCTION_VARIABLES, mapping))
         return mapping
 
     def save_tweet_link(self, function_name: str, tweet_id: str) -> None:

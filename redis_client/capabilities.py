@@ -43,10 +43,16 @@ class Capabilities:
 
 def probe(client: redis.Redis) -> Capabilities:
     """Ask the server (COMMAND INFO) whether JSON.SET and FT.SEARCH exist."""
-    info = client.execute_command("COMMAND", "INFO", "JSON.SET", "FT.SEARCH")
-    if isinstance(info, dict):  # RESP3 / some parsers return a mapping
-        found = [v is not None for v in info.values()]
-        json_ok, search_ok = (found + [False, False])[:2]
-    else:
-        json_ok, search_ok = (entry is not None for entry in info)
+    # Read the raw reply: redis-py's COMMAND INFO parser fails on the nil entry of an unknown command.
+    pool = client.connection_pool
+    conn = pool.get_connection()
+    try:
+        conn.send_command("COMMAND", "INFO", "JSON.SET", "FT.SEARCH")
+        info = conn.read_response()
+    except BaseException:
+        conn.disconnect()
+        raise
+    finally:
+        pool.release(conn)
+    json_ok, search_ok = (entry is not None for entry in info)
     return Capabilities(json=bool(json_ok), search=bool(search_ok))

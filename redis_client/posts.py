@@ -6,15 +6,12 @@ import json
 import logging
 import time
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from models.post import Post
 
 from . import keys, translate
-
-if TYPE_CHECKING:
-    import redis
-    from redis.commands.core import Script
+from .base import Connected
 
 log = logging.getLogger("redis_client")
 
@@ -22,14 +19,9 @@ log = logging.getLogger("redis_client")
 BATCH_SIZE = 500
 
 
-class PostsMixin:
-    """Needs ``self.r``, ``self._script(name)`` and ``self._models_enabled()``."""
+class PostsMixin(Connected):
+    """The post methods of ``RedisDB``."""
 
-    r: redis.Redis
-
-    def _script(self, name: str) -> Script: ...  # provided by RedisDB
-
-    def _models_enabled(self) -> bool: ...  # provided by RedisDB
 
     def add_user_post(self, username: str, post: Any) -> None:
         """Validate, then write the legacy member and the ``Post`` record atomically.

@@ -3,28 +3,24 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from .base import Connected
 from .codec import decode_value, encode_value
-
-if TYPE_CHECKING:
-    import redis
 
 log = logging.getLogger("redis_client")
 
 _NO_DEFAULT: Any = object()
 
 
-class ValuesMixin:
+class ValuesMixin(Connected):
     """``get``/``set`` of JSON values and the set helpers. Needs ``self.r`` (bytes client)."""
-
-    r: redis.Redis
 
     def get(self, key: str, default: Any = _NO_DEFAULT) -> Any:
         """The JSON value at ``key``; ``default`` (when given) if missing or empty, else None."""
         raw = self.r.get(key)
-        if not raw and default is not _NO_DEFAULT:
-            return default
+        if not raw:  # missing, or an empty string left by another writer
+            return None if default is _NO_DEFAULT else default
         return decode_value(key, raw)
 
     def set(self, key: str, value: Any, log: bool = True, keep_ttl: bool = False) -> None:
@@ -45,7 +41,7 @@ class ValuesMixin:
         text = encode_value(key, value)
         if log:
             _log_key("setex", key)
-        self.r.setex(key, ex, text)
+        self.r.set(key, text, ex=ex)  # redis-py 8 deprecates setex()
 
     def set_default(self, key: str, value: Any) -> None:
         """Store ``value`` only when the key is missing or holds an empty string."""
