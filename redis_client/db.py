@@ -110,7 +110,7 @@ class RedisDB(ValuesMixin, PostsMixin, AccountsMixin):
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Pickled by settings only: sockets and locks stay behind, the copy reconnects lazily.
-        return (RedisDB, (self._settings, self.function_variables))
+        return (RedisDB, (self.settings, self.function_variables))
 
     def __repr__(self) -> str:
         where = self._settings.describe() if self._settings else "settings from the environment"
