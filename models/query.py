@@ -6,14 +6,22 @@ and passes a full-text ``%`` value through raw. Both let a user value change the
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any
 
+import redis
 from redis_om.model.model import FindQuery, Operators, RediSearchFieldTypes
 
-# Everything but letters, digits and '_' is escaped: RediSearch accepts a backslash before any
-# punctuation, and an over-escaped character still matches itself.
-_SPECIAL = re.compile(r"[^\w]", re.UNICODE)
+from . import binding
+
+log = logging.getLogger(__name__)
+
+# Every ASCII character but letters, digits and '_' is escaped: RediSearch accepts a backslash
+# before any punctuation, and an over-escaped character still matches itself. Non-ASCII
+# characters are term characters for its byte-level lexer and must not be escaped: a backslash
+# there escapes only the first byte of the UTF-8 sequence (a syntax error, or no match).
+_SPECIAL = re.compile(r"[\x00-\x2f\x3a-\x40\x5b-\x5e\x60\x7b-\x7f]")
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
@@ -67,6 +75,23 @@ class SafeFindQuery(FindQuery):
         return super().resolve_value(
             field_name, field_type, field_info, op, value, [], model_class
         )
+
+    def execute(
+        self,
+        exhaust_results: bool = True,
+        return_raw_result: bool = False,
+        return_query_args: bool = False,
+    ) -> Any:
+        """Run the query; if the index vanished since this process prepared it (FLUSHALL, a
+        server restarted without its data, a dropped index), recreate it and run it once more."""
+        try:
+            return super().execute(exhaust_results, return_raw_result, return_query_args)
+        except redis.ResponseError as exc:
+            if "no such index" not in str(exc).lower():
+                raise
+        log.warning("index %s is missing: recreating it", self.model._meta.index_name)
+        binding.forget()
+        return super().execute(exhaust_results, return_raw_result, return_query_args)
 
     def copy(self, **kwargs: Any) -> SafeFindQuery:
         original = self.dict()

@@ -7,6 +7,8 @@ import logging
 import math
 import time
 
+import redis
+
 from models.account import TwitterAccount
 
 from . import keys
@@ -87,7 +89,10 @@ class AccountsMixin(Connected):
         post_keys: list[str] = []
         record = keys.model_key(keys.ACCOUNT_PREFIX, username)
         if self._models_enabled():
-            extra = self.r.json().get(record, "$.other_action_times")
+            try:
+                extra = self.r.json().get(record, "$.other_action_times")
+            except redis.ResponseError:  # not a JSON record: deleted below like any account key
+                extra = None
             if extra and isinstance(extra[0], dict):
                 action_types |= {a for a in extra[0] if isinstance(a, str) and ":" not in a}
             post_keys = self._post_record_keys(username)

@@ -35,8 +35,11 @@ class RedisDB(ValuesMixin, PostsMixin, AccountsMixin):
         function_variables: dict[str, list[str]] | None = None,
     ) -> None:
         self._settings = settings
-        self.function_variables = dict(function_variables or DEFAULT_FUNCTION_VARIABLES)
+        # A deep copy: neither the caller's map nor the module default is shared or mutated.
+        source = DEFAULT_FUNCTION_VARIABLES if function_variables is None else function_variables
+        self.function_variables = {name: list(v) for name, v in source.items()}
         self._lock = threading.Lock()
+        self._caps_lock = threading.Lock()  # one probe (and one warning) per connection
         self._reset()
 
     def _reset(self) -> None:
@@ -83,7 +86,12 @@ class RedisDB(ValuesMixin, PostsMixin, AccountsMixin):
     @property
     def capabilities(self) -> capabilities.Capabilities:
         """Which modules the server has (asked once per process)."""
-        if self._caps is None:
+        caps = self._caps
+        if caps is not None:
+            return caps
+        with self._caps_lock:  # taken before ``self.r``'s lock, never inside it
+            if self._caps is not None:
+                return self._caps
             caps = capabilities.probe(self.r)
             if caps.models:
                 from models import binding
@@ -97,7 +105,7 @@ class RedisDB(ValuesMixin, PostsMixin, AccountsMixin):
                     " and ".join(caps.missing()),
                 )
             self._caps = caps
-        return self._caps
+            return caps
 
     def _models_enabled(self) -> bool:
         return self.capabilities.models

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import logging
 import time
@@ -17,6 +16,8 @@ log = logging.getLogger(__name__)
 
 #: How long to wait for a new index to finish indexing existing records.
 INDEXING_WAIT = 30.0
+#: Longest a process may hold, or wait for, the lock around an index rebuild.
+LOCK_TIMEOUT = 60.0
 
 
 def schema_args(model: Any) -> list[str]:
@@ -41,25 +42,23 @@ def _index_exists(client: redis.Redis, name: str) -> bool:
 def ensure_index(client: redis.Redis, model: Any) -> bool:
     """Create ``model``'s index if missing or outdated. Returns True when it (re)built one.
 
-    Safe when several processes do this at once: FT.CREATE of an existing index is a no-op here.
+    Safe when several processes do this at once: the check and the rebuild run under a Redis
+    lock (redis-py's ``Lock``), so one process builds while the others wait and then find it done.
     """
     name = model._meta.index_name
     hash_key = keys.schema_hash_key(name)
     wanted = schema_hash(model)
     if client.get(hash_key) == wanted and _index_exists(client, name):
         return False
-    if _index_exists(client, name):
-        log.info("schema of %s changed: rebuilding index %s", model.__name__, name)
-        # Keeps the documents. A ResponseError: another process dropped it first.
-        with contextlib.suppress(redis.ResponseError):
-            client.execute_command("FT.DROPINDEX", name)
-    try:
+    with client.lock(keys.schema_lock_key(name), timeout=LOCK_TIMEOUT, blocking_timeout=LOCK_TIMEOUT):
+        if client.get(hash_key) == wanted and _index_exists(client, name):
+            return False  # another process built it while we waited
+        if _index_exists(client, name):
+            log.info("schema of %s changed: rebuilding index %s", model.__name__, name)
+            client.execute_command("FT.DROPINDEX", name)  # keeps the documents
         client.execute_command("FT.CREATE", name, *schema_args(model))
+        client.set(hash_key, wanted)
         log.info("created index %s", name)
-    except redis.ResponseError as exc:
-        if "already exists" not in str(exc).lower():
-            raise
-    client.set(hash_key, wanted)
     wait_indexed(client, name)
     return True
 

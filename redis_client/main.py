@@ -34,7 +34,7 @@ async def ensure_delay_between_posts(username: str, delay: float | None = None) 
     newest = db.r.zrange(keys.posted_tweets(username), -1, -1, withscores=True)
     if not newest:
         return 0.0
-    if not delay:
+    if delay is None:  # 0 means no delay, not the default
         delay = random.randint(5 * 60, 10 * 60)
     elapsed = time.time() - newest[0][1]
     if elapsed >= delay:

@@ -8,10 +8,13 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+import redis
+
 from models.post import Post
 
 from . import keys, translate
 from .base import Connected
+from .errors import WriteConflictError
 
 log = logging.getLogger("redis_client")
 
@@ -46,6 +49,7 @@ class PostsMixin(Connected):
         with_records = self._models_enabled()
         script = self._script("ADD_POSTS")
         pipe = self.r.pipeline(transaction=False)
+        calls: list[tuple[list[str], list[Any]]] = []
         for start in range(0, len(valid), BATCH_SIZE):
             batch = valid[start : start + BATCH_SIZE]
             args: list[Any] = [account, "1"]
@@ -55,8 +59,23 @@ class PostsMixin(Connected):
                 args.append(translate.document_of(post, [username]) if with_records else "")
                 if with_records:
                     record_keys.append(keys.model_key(keys.POST_PREFIX, post.id))
-            script(keys=[zkey, *record_keys], args=args, client=pipe)
-        return int(sum(pipe.execute()))
+            calls.append(([zkey, *record_keys], args))
+            script(keys=calls[-1][0], args=args, client=pipe)
+        added = 0
+        for (call_keys, call_args), result in zip(
+            calls, pipe.execute(raise_on_error=False), strict=True
+        ):
+            if isinstance(result, redis.exceptions.NoScriptError):
+                # The script cache was emptied (a server restart) between redis-py's SCRIPT EXISTS
+                # and this EVALSHA, so the batch did not run: run it again, loading the script.
+                result = script(keys=call_keys, args=call_args)
+            if isinstance(result, redis.ResponseError):
+                conflict = _write_conflict(result)
+                if conflict is None:
+                    raise result
+                raise conflict from None
+            added += int(result)
+        return added
 
     def get_user_posts(self, username: str) -> list[Post]:
         """The account's posts, oldest first, from the sorted set (malformed members skipped)."""
@@ -75,3 +94,14 @@ class PostsMixin(Connected):
 
         return translate.parse_members(raws, on_bad=warn)
 
+
+def _write_conflict(exc: redis.ResponseError) -> WriteConflictError | None:
+    """The script's type check as a :class:`WriteConflictError` naming the key.
+
+    redis-py prefixes pipeline errors with the command and its arguments (post texts): only the
+    server's own message is kept.
+    """
+    message = str(exc).rsplit("caused error: ", 1)[-1]
+    if not message.startswith("WRONGTYPE "):
+        return None
+    return WriteConflictError(f"{message[len('WRONGTYPE '):]}: nothing was written")

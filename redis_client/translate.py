@@ -6,15 +6,13 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ValidationError
 
 from models.account import SECRET_FIELDS, TwitterAccount
 from models.post import Post
 
 from .codec import POST_MEMBER_FIELDS, post_member
 from .errors import InvalidPostError
-
-_POST_LIST = TypeAdapter(list[Post])
 
 #: ``twitter_data`` hash fields copied into ``TwitterAccount`` (record field <- legacy field).
 ACCOUNT_FIELDS: dict[str, str] = {"name": "name", "twitter_id": "id", "expires_at": "expires_at"}
@@ -63,13 +61,11 @@ def parse_member(raw: bytes | str) -> Post:
 
 
 def parse_members(raws: list[bytes], on_bad: Any = None) -> list[Post]:
-    """Parse many members at once; bad ones are passed to ``on_bad(index, reason)`` and skipped."""
-    if not raws:
-        return []
-    try:
-        return _POST_LIST.validate_json(b"[" + b",".join(raws) + b"]")
-    except ValidationError:
-        pass  # at least one is bad: fall back to one at a time
+    """Parse many members; bad ones are passed to ``on_bad(index, reason)`` and skipped.
+
+    One at a time: parsing ``[m1,m2,...]`` as one JSON array would let malformed members combine
+    (``{..}, {"id": "2"`` followed by ``"text": ..}`` reads as two valid posts).
+    """
     posts = []
     for i, raw in enumerate(raws):
         try:

@@ -1,0 +1,114 @@
+"""Pure unit tests of the JSON encoding of values and of the legacy sorted-set member."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from redis_client.codec import (
+    POST_MEMBER_FIELDS,
+    decode_redis,
+    decode_value,
+    encode_value,
+    post_member,
+)
+from redis_client.errors import InvalidValueError, StoredValueError
+
+SECRET = "SECRET-token-8c1f"
+
+
+def test_member_field_order_is_the_contract_order() -> None:
+    assert POST_MEMBER_FIELDS == (
+        "id",
+        "text",
+        "sender_username",
+        "timestamp",
+        "quoted_tweet_id",
+        "is_reply_to",
+        "is_news_summary_tweet",
+    )
+
+
+def test_post_member_is_json_dumps_of_the_fields_in_order() -> None:
+    fields = {
+        "is_news_summary_tweet": True,
+        "timestamp": 1700000000,
+        "text": 'Hé "quoted" \n 漢',
+        "id": "tw1",
+        "is_reply_to": None,
+        "sender_username": "a:b",
+        "quoted_tweet_id": "tw0",
+        "extra": "dropped",
+    }
+    member = post_member(fields)
+    assert member == json.dumps({name: fields[name] for name in POST_MEMBER_FIELDS})
+    assert list(json.loads(member)) == list(POST_MEMBER_FIELDS)
+    # Default separators and ASCII escapes, as json.dumps writes them.
+    assert '", "text": ' in member
+    assert "\\u6f22" in member
+
+
+def test_post_member_needs_every_field() -> None:
+    with pytest.raises(KeyError):
+        post_member({"id": "1"})
+
+
+@pytest.mark.parametrize(
+    "value",
+    [{"a": [1, 2.5, None, True]}, [], "", "é漢🙂", 0, -1.25, False, {"nested": {"x": "y"}}],
+)
+def test_encode_decode_round_trip(value: object) -> None:
+    text = encode_value("k", value)
+    assert text == json.dumps(value)
+    assert decode_value("k", text) == value
+    assert decode_value("k", text.encode()) == value
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"token": {SECRET}},
+        object(),
+        {"token": SECRET, "f": math.nan},
+        [math.inf],
+        b"bytes",
+        {(1, 2): SECRET},
+    ],
+)
+def test_encode_value_rejects_what_json_cannot_hold(value: object) -> None:
+    with pytest.raises(InvalidValueError) as info:
+        encode_value("session:42", value)
+    message = str(info.value)
+    assert "session:42" in message
+    assert SECRET not in message
+    assert isinstance(info.value, TypeError)  # callers catching TypeError keep working
+
+
+def test_decode_value_missing_key_gives_default() -> None:
+    marker = object()
+    assert decode_value("k", None) is None
+    assert decode_value("k", None, marker) is marker
+
+
+@pytest.mark.parametrize("raw", [b"not json " + SECRET.encode(), b"\xff\xfe", "{", b"{'a': 1}"])
+def test_decode_value_names_the_key_never_the_value(raw: bytes | str) -> None:
+    with pytest.raises(StoredValueError) as info:
+        decode_value("twitter_data:bob", raw)
+    assert "twitter_data:bob" in str(info.value)
+    assert SECRET not in str(info.value)
+
+
+def test_decode_redis_recurses() -> None:
+    src = {
+        b"k": [b"a", (b"b", 1), {b"c"}],
+        "s": b"\xc3\xa9",
+        b"n": None,
+        b"i": 3,
+    }
+    out = decode_redis(src)
+    assert out == {"k": ["a", ("b", 1), {"c"}], "s": "é", "n": None, "i": 3}
+    assert isinstance(out["k"][1], tuple)
+    assert decode_redis("already") == "already"
+    assert decode_redis(b"") == ""
