@@ -124,3 +124,44 @@ def migration_state(name: str) -> str:
 def schema_hash_key(index_name: str) -> str:
     """Where the hash of an index's schema is kept (outside the records' prefix)."""
     return f"{MODEL_NAMESPACE}:schema:{index_name}"
+
+
+def schema_lock_key(index_name: str) -> str:
+    """The lock held while an index is checked and (re)built."""
+    return f"{MODEL_NAMESPACE}:schema-lock:{index_name}"
+
+
+# --- Migration bookkeeping and key classification (used by ``redis_client.migrate``) ---
+
+#: Set where redis-om's DataMigrator records applied data migrations (redis-om's name, not ours).
+APPLIED_MIGRATIONS = "redis_om:applied_migrations"
+
+
+def migration_checkpoint(migration_id: str, partition: str = "scan") -> str:
+    """Hash: where a migration's run over one partition of the keyspace stands."""
+    return migration_state(f"{migration_id}:checkpoint:{partition}")
+
+
+def migration_done_keys(migration_id: str, partition: str = "scan") -> str:
+    """Set: source keys of the current SCAN page (or explicit partition) already migrated."""
+    return migration_state(f"{migration_id}:done:{partition}")
+
+
+def migration_report(migration_id: str) -> str:
+    """Hash: the migration's bad-data report (entry id -> JSON of key, reason, preview)."""
+    return migration_state(f"{migration_id}:report")
+
+
+def migration_state_pattern(migration_id: str) -> str:
+    """SCAN pattern for every bookkeeping key of one migration (and of no other)."""
+    return escape_glob(migration_state(migration_id)) + ":*"
+
+
+def model_pattern(model_prefix: str) -> str:
+    """SCAN pattern for every record of one model."""
+    return escape_glob(f"{MODEL_NAMESPACE}:{model_prefix}") + ":*"
+
+
+def model_pk_from_key(key: str, model_prefix: str) -> str:
+    """The primary key of a record key (ids and usernames may hold ':')."""
+    return username_from_key(key, f"{MODEL_NAMESPACE}:{model_prefix}")

@@ -10,17 +10,18 @@ from __future__ import annotations
 #: ARGV[1] = JSON string of the username; ARGV[2] = '1' to ZADD the members, '0' to write the
 #: records only (the migration: it never writes a legacy key); then per post: score, member,
 #: record JSON. Returns the number of new sorted-set members (ZADD) or of new records.
+#: A key of the wrong type fails the call before any write with ``WRONGTYPE {key} holds a ...``.
 ADD_POSTS = """#!lua
 local zt = redis.call('TYPE', KEYS[1])['ok']
 if zt ~= 'zset' and zt ~= 'none' then
-  return redis.error_reply('WRONGTYPE posted_tweets key holds a ' .. zt .. ', not a sorted set')
+  return redis.error_reply('WRONGTYPE ' .. KEYS[1] .. ' holds a ' .. zt .. ', not a sorted set')
 end
 local with_records = #KEYS > 1
 if with_records then
   for i = 2, #KEYS do
     local t = redis.call('TYPE', KEYS[i])['ok']
     if t ~= 'ReJSON-RL' and t ~= 'none' then
-      return redis.error_reply('WRONGTYPE post record key holds a ' .. t)
+      return redis.error_reply('WRONGTYPE ' .. KEYS[i] .. ' holds a ' .. t .. ', not a JSON record')
     end
   end
 end
@@ -92,4 +93,39 @@ if redis.call('LPOS', KEYS[1], ARGV[1]) == false then
   return redis.call('RPUSH', KEYS[1], ARGV[1])
 end
 return redis.call('LLEN', KEYS[1])
+"""
+
+#: The account migration. KEYS[1] = account record key. ARGV[1] = the full record JSON, written
+#: when the record is missing; then triples (mode, field, JSON value) for an existing record:
+#: mode 'm' (metadata) sets the field when it differs, mode 't' (action time) only moves it
+#: forward (sets it when missing, null or lower). Values are compared decoded, so 1.0 == 1.
+#: Returns 1 (created), 2 (updated) or 0 (unchanged: nothing written).
+UPSERT_ACCOUNT = """#!lua
+local t = redis.call('TYPE', KEYS[1])['ok']
+if t == 'none' then
+  redis.call('JSON.SET', KEYS[1], '$', ARGV[1])
+  return 1
+end
+if t ~= 'ReJSON-RL' then
+  return redis.error_reply('WRONGTYPE account record key holds a ' .. t)
+end
+local changed = 0
+for i = 2, #ARGV - 2, 3 do
+  local mode, path, value = ARGV[i], '$.' .. ARGV[i + 1], ARGV[i + 2]
+  local cur = cjson.decode(redis.call('JSON.GET', KEYS[1], path))[1]
+  local new = cjson.decode(value)
+  local write
+  if cur == nil or cur == cjson.null then
+    write = true
+  elseif mode == 't' then
+    write = type(cur) ~= 'number' or cur < new
+  else
+    write = cur ~= new
+  end
+  if write then
+    redis.call('JSON.SET', KEYS[1], path, value)
+    changed = 2
+  end
+end
+return changed
 """
