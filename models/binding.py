@@ -50,10 +50,7 @@ def prepare(client: redis.Redis, settings: RedisSettings) -> None:
     with _lock:
         if key in _ready:
             return
-        if not connection.wait_until_ready(settings, settings.startup_wait):
-            raise redis.ConnectionError(
-                f"Redis at {settings.describe()} did not answer within {settings.startup_wait}s"
-            )
+        connection.ensure_ready(settings, settings.startup_wait)
         capabilities.probe(client).require_models(settings.describe())
         indexes.ensure_indexes(client, _registry)
         _ready.add(key)

@@ -6,17 +6,21 @@ Pools are created lazily, so importing never connects and forked or unpickled co
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
+import ssl
 import threading
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 import redis
 from redis.backoff import ExponentialBackoff
-from redis.exceptions import BusyLoadingError, ConnectionError, TimeoutError
+from redis.exceptions import AuthenticationError, BusyLoadingError, ConnectionError, TimeoutError
 from redis.retry import Retry
 
+from .errors import CredentialsError, ServerUnavailableError, TLSVerificationError
 from .settings import RedisSettings
 
 log = logging.getLogger(__name__)
@@ -25,7 +29,7 @@ log = logging.getLogger(__name__)
 RETRY_ON: tuple[type[Exception], ...] = (ConnectionError, TimeoutError, BusyLoadingError)
 
 _lock = threading.Lock()
-_pools: dict[tuple[int, str, bool], redis.ConnectionPool] = {}
+_pools: dict[tuple[int, str, str, bool], redis.ConnectionPool] = {}
 
 
 def make_retry(settings: RedisSettings, retries: int | None = None) -> Retry:
@@ -76,12 +80,19 @@ def build_pool(settings: RedisSettings, decode: bool) -> redis.ConnectionPool:
 
 def get_pool(settings: RedisSettings, decode: bool = False) -> redis.ConnectionPool:
     """The process-wide pool for these settings and response mode."""
-    key = (os.getpid(), settings.model_dump_json(), decode)
+    key = (os.getpid(), settings.model_dump_json(), _secret_digest(settings), decode)
     with _lock:
         pool = _pools.get(key)
         if pool is None:
             pool = _pools[key] = build_pool(settings, decode)
         return pool
+
+
+def _secret_digest(settings: RedisSettings) -> str:
+    """Tells apart settings that differ only by password (``model_dump_json`` masks both)."""
+    secret = settings.password.get_secret_value() if settings.password is not None else ""
+    text = f"{secret}\0{settings.url or ''}"
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def get_client(settings: RedisSettings, decode: bool = False) -> redis.Redis:
@@ -99,22 +110,104 @@ def reset_pools() -> None:
 
 
 def wait_until_ready(settings: RedisSettings, timeout: float) -> bool:
-    """PING until the server answers (and has finished loading) or ``timeout`` passes."""
-    deadline = time.monotonic() + timeout
-    # A private pool whose commands are not retried: each PING is one attempt of the loop below.
-    pool = build_pool(settings.model_copy(update={"retries": 0}), decode=False)
-    client = redis.Redis(connection_pool=pool)
-    retry = Retry(ExponentialBackoff(cap=0.5, base=0.02), -1, RETRY_ON)
+    """PING until the server answers (and has finished loading) or ``timeout`` passes.
 
-    def give_up_after_deadline(error: Exception) -> None:
-        pool.disconnect()
-        if time.monotonic() >= deadline:
-            raise error
-
+    True when ready in time, False otherwise (never raises). Settings that cannot work
+    (credentials refused, certificate rejected) give False at once and a logged reason.
+    """
     try:
-        retry.call_with_retry(client.ping, give_up_after_deadline)
+        ensure_ready(settings, timeout)
         return True
-    except RETRY_ON:
+    except ServerUnavailableError:
         return False
-    finally:
-        pool.disconnect()
+    except (CredentialsError, TLSVerificationError) as exc:
+        log.error("%s", exc)
+        return False
+
+
+#: Backoff between two attempts of :func:`ensure_ready`, and the shortest attempt.
+_PAUSE_MIN, _PAUSE_MAX, _ATTEMPT_MIN = 0.02, 0.5, 0.1
+
+
+def ensure_ready(settings: RedisSettings, timeout: float) -> None:
+    """Return once the server answers PING; raise :class:`ServerUnavailableError` after ``timeout``.
+
+    Attempts are paced by redis-py's ``Retry`` with exponential backoff; each attempt's socket
+    timeouts are cut to the time left, so none outlives the deadline by more than
+    ``_ATTEMPT_MIN``. The error says why the server was not ready (refused, timed out, still
+    loading) and where, never with credentials. Settings that cannot work fail at once:
+    :class:`CredentialsError` (credentials refused or missing), :class:`TLSVerificationError`
+    (the server's certificate fails verification).
+    """
+    where = settings.describe()
+    deadline = time.monotonic() + max(timeout, 0.0)
+
+    def attempt() -> None:
+        left = max(deadline - time.monotonic(), _ATTEMPT_MIN)
+        one_shot = settings.model_copy(
+            update={
+                "retries": 0,
+                "socket_timeout": min(settings.socket_timeout, left),
+                "socket_connect_timeout": min(settings.socket_connect_timeout, left),
+                "health_check_interval": 0,
+            }
+        )
+        pool = build_pool(one_shot, decode=False)
+        try:
+            redis.Redis(connection_pool=pool).ping()
+        finally:
+            pool.disconnect()
+
+    def give_up_at_deadline(error: Exception) -> None:
+        if time.monotonic() >= deadline:
+            raise ServerUnavailableError(
+                f"Redis at {where} is not ready after {timeout:g}s (REDIS_STARTUP_WAIT): "
+                f"{_reason(error)}"
+            ) from None
+
+    def worth_retrying(error: Exception) -> bool:
+        return not isinstance(error, AuthenticationError) and not _certificate_rejected(error)
+
+    retry = Retry(ExponentialBackoff(cap=_PAUSE_MAX, base=_PAUSE_MIN), -1, RETRY_ON)
+    try:
+        # types-redis (pulled in by redis-om) predates is_retryable; redis-py 6+ has it.
+        retry.call_with_retry(  # type: ignore[call-arg]
+            attempt, give_up_at_deadline, is_retryable=worth_retrying
+        )
+    except AuthenticationError as exc:
+        what = "refused the credentials" if _has_credentials(settings) else "needs credentials"
+        raise CredentialsError(
+            f"Redis at {where} {what} (REDIS_USERNAME, REDIS_PASSWORD): {exc}"
+        ) from None
+    except RETRY_ON as exc:
+        if _certificate_rejected(exc):
+            raise TLSVerificationError(
+                f"TLS to Redis at {where} failed: {_reason(exc)} (REDIS_SSL_CA_CERTS)"
+            ) from None
+        raise
+
+
+def _has_credentials(settings: RedisSettings) -> bool:
+    if settings.password is not None:
+        return True
+    return bool(settings.url and urlsplit(settings.url).password)
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, BusyLoadingError):
+        return "still loading its dataset into memory"
+    if isinstance(exc, TimeoutError):
+        return "no answer in time"
+    return str(exc) or type(exc).__name__
+
+
+def _certificate_rejected(exc: BaseException) -> bool:
+    """True when ``exc`` comes from a TLS certificate that failed verification."""
+    seen: BaseException | None = exc
+    for _ in range(5):
+        if seen is None:
+            return False
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False

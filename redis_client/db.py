@@ -69,18 +69,17 @@ class RedisDB(ValuesMixin, PostsMixin, AccountsMixin):
         with self._lock:
             if self._client is None or self._pid != os.getpid():
                 settings = self.settings
-                if not connection.wait_until_ready(settings, settings.startup_wait):
-                    raise redis.ConnectionError(
-                        f"Redis at {settings.describe()} is not reachable "
-                        f"(waited {settings.startup_wait:g}s; REDIS_STARTUP_WAIT)"
-                    )
+                connection.ensure_ready(settings, settings.startup_wait)
                 self._reset()
                 self._client = connection.get_client(settings, decode=False)
                 self._pid = os.getpid()
             return self._client
 
     def wait_for_redis(self, timeout: float) -> bool:
-        """True when the server answers within ``timeout`` seconds, else False (never raises)."""
+        """True when the server answers within ``timeout`` seconds, else False (never raises).
+
+        Settings that cannot work (credentials or certificate refused) give False at once.
+        """
         return connection.wait_until_ready(self.settings, timeout)
 
     @property

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import redis
+
 
 class RedisClientError(Exception):
     """Base class for every error this package raises on purpose."""
@@ -25,6 +27,18 @@ class InvalidPostError(RedisClientError, ValueError):
 
 class InvalidUsernameError(RedisClientError, ValueError):
     """A username is empty or not a string."""
+
+
+class ServerUnavailableError(RedisClientError, redis.ConnectionError):
+    """The server did not become ready in time (down, unreachable or still loading its data)."""
+
+
+class CredentialsError(RedisClientError, redis.AuthenticationError):
+    """The server rejected the username/password, or needs them and none were given."""
+
+
+class TLSVerificationError(RedisClientError, redis.ConnectionError):
+    """The server's TLS certificate failed verification against the configured CA."""
 
 
 class ModuleMissingError(RedisClientError):

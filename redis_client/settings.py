@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from typing import Any, Literal
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, field_serializer, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .errors import SettingsError
 
 ENV_PREFIX = "REDIS_"
+URL_SCHEMES = ("redis", "rediss", "unix")
+_MASK = "**********"
 
 
 class RedisSettings(BaseSettings):
@@ -22,7 +25,8 @@ class RedisSettings(BaseSettings):
     host: str = "localhost"
     port: int = Field(6379, ge=1, le=65535)
     db: int = Field(0, ge=0)
-    url: str | None = None
+    #: May hold credentials (``redis://user:password@host``): kept out of repr/str.
+    url: str | None = Field(None, repr=False)
     username: str | None = None
     password: SecretStr | None = None
     ssl: bool = False
@@ -41,12 +45,37 @@ class RedisSettings(BaseSettings):
     max_connections: int | None = Field(None, ge=1)
     health_check_interval: int = Field(30, ge=0)
 
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        # The messages never quote the value: the URL may hold a password.
+        parts = urlsplit(value)
+        if parts.scheme not in URL_SCHEMES:
+            raise ValueError(f"the scheme must be one of {', '.join(URL_SCHEMES)}")
+        try:
+            parts.port  # noqa: B018 - raises on a port that is not a number in range
+        except ValueError:
+            raise ValueError("the port is not a number from 0 to 65535") from None
+        return value
+
+    @field_serializer("url")
+    def _mask_url(self, value: str | None) -> str | None:
+        return mask_url(value) if value else value
+
+    def __repr_args__(self) -> Any:
+        for name, value in super().__repr_args__():
+            yield name, value
+            if name == "db" and self.url:
+                yield "url", mask_url(self.url)
+
     def describe(self) -> str:
         """Where this connects to, for messages: no password, no username."""
         if self.url:
-            from urllib.parse import urlsplit
-
             parts = urlsplit(self.url)
+            if parts.scheme == "unix":
+                return f"unix://{parts.path}"
             host = parts.hostname or "localhost"
             port = parts.port or 6379
             return f"{parts.scheme}://{host}:{port}{parts.path or ''}"
@@ -56,6 +85,24 @@ class RedisSettings(BaseSettings):
     def is_configured(self) -> bool:
         """True when any connection setting was given explicitly (env, .env or argument)."""
         return bool(self.model_fields_set & {"host", "port", "url", "db"})
+
+
+def mask_url(url: str) -> str:
+    """``url`` with its password (if any) replaced by ``**********``."""
+    parts = urlsplit(url)
+    if parts.password is not None:
+        host = parts.netloc.rpartition("@")[2]
+        parts = parts._replace(netloc=f"{parts.username or ''}:{_MASK}@{host}")
+    if "password" in parts.query.lower():
+        query = [
+            (k, _MASK if k.lower() == "password" else v)
+            for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        ]
+        parts = parts._replace(query=urlencode(query, safe="*"))
+    masked = parts.geturl()
+    if url.startswith(f"{parts.scheme}://") and not masked.startswith(f"{parts.scheme}://"):
+        masked = masked.replace(":", "://", 1)  # geturl() drops '//' before an empty host
+    return masked
 
 
 def load_settings(**overrides: Any) -> RedisSettings:
