@@ -1,11 +1,256 @@
-"""``redis-client migrate ...`` (placeholder until the migration engine lands)."""
+"""``redis-client migrate run | status | verify | rollback | inventory``: the operator's commands.
+
+Exit codes: 0 success; 1 a migration failed (it stays pending and resumes) or ``verify`` found
+differences; 2 refused (no JSON/search module, unknown migration, unreachable server, settings).
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
+
+from .. import connection
+from ..settings import RedisSettings, load_settings
+from .options import DEFAULT_BATCH_SIZE
+from .report import StepStats
+
+#: Skipped entries printed after a run (all of them: ``migrate status --report ID``).
+SHOWN_ENTRIES = 20
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
-    parser: argparse.ArgumentParser = sub.add_parser("migrate", help="migrate legacy keys into model records")
+    parser: argparse.ArgumentParser = sub.add_parser(
+        "migrate", help="migrate legacy keys into model records",
+        description="Migrate the legacy keys into Post / TwitterAccount records (redis-om data "
+        "migrations of the `migrations` module). Legacy keys are only read.",
+    )
+    msub = parser.add_subparsers(dest="migrate_command", required=True)
+
+    run = msub.add_parser("run", help="apply the pending migrations (resumes an interrupted run)")
+    run.add_argument("--dry-run", action="store_true", help="count what would be written; write nothing")
+    run.add_argument("--batch-size", type=_positive, default=DEFAULT_BATCH_SIZE,
+                     help=f"records per pipelined batch (default {DEFAULT_BATCH_SIZE})")
+    run.set_defaults(func=_run)
+
+    status = msub.add_parser("status", help="applied / pending / interrupted migrations")
+    status.add_argument("--report", metavar="ID", help="print every bad entry skipped by migration ID")
+    status.set_defaults(func=_status)
+
+    verify = msub.add_parser(
+        "verify", help="compare legacy keys and records per account (exit 1 on differences)"
+    )
+    verify.add_argument("--limit", type=_positive, default=50, help="accounts listed (default 50)")
+    verify.set_defaults(func=_verify)
+
+    rollback = msub.add_parser(
+        "rollback", help="remove the records and state of one migration, or of all (newest first)"
+    )
+    rollback.add_argument("migration_id", nargs="?", metavar="ID", help="e.g. 0002_posts (default: all)")
+    rollback.set_defaults(func=_rollback)
+
+    inventory = msub.add_parser("inventory", help="count keys per documented pattern and type")
+    inventory.add_argument("--limit", type=_positive, default=50, help="unmatched keys listed (default 50)")
+    inventory.set_defaults(func=_inventory)
     return parser
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _settings() -> RedisSettings:
+    """Settings of a server that answers; a clear error (exit 2) saying why otherwise."""
+    settings = load_settings()
+    connection.ensure_ready(settings, settings.startup_wait)
+    return settings
+
+
+def _run(args: argparse.Namespace) -> int:
+    from aredis_om.model.migrations.data import DataMigrationError
+
+    from . import runner
+    from .options import RunOptions
+    from .progress import terminal_progress
+
+    settings = _settings()
+    failed: str | None = None
+    opts = RunOptions()
+    try:
+        result = runner.run(
+            settings, batch_size=args.batch_size, dry_run=args.dry_run, progress=terminal_progress,
+            results=opts.results,
+        )
+    except DataMigrationError as exc:
+        failed = str(exc)
+        result = None
+    steps = result.steps if result is not None else opts.results
+    if result is not None and not result.pending:
+        print("No pending migrations: nothing to do.")
+        return 0
+    if result is not None:
+        mode = "dry run of" if args.dry_run else "running"
+        print(f"{mode} {len(result.pending)} pending migration(s): {', '.join(result.pending)}")
+    for stats in steps:
+        _print_stats(stats)
+    if failed is not None:
+        print(f"FAILED: {failed}", file=sys.stderr)
+        print("The migration stays pending; `redis-client migrate run` resumes it from its "
+              "checkpoint.", file=sys.stderr)
+        return 1
+    assert result is not None
+    if args.dry_run:
+        print("Dry run: nothing was written.")
+    else:
+        print(f"applied: {', '.join(result.applied) or 'none'}")
+        skipped_runs = [m for m in result.pending if m not in result.applied]
+        if skipped_runs:
+            print(f"not applied: {', '.join(skipped_runs)}", file=sys.stderr)
+            return 1
+    return 0
+
+
+def _print_stats(stats: StepStats) -> None:
+    would = "would be " if stats.dry_run else ""
+    if stats.already_done:
+        print(f"{stats.migration_id}: already complete (from its checkpoint)")
+    elif stats.unit == "indexes":
+        print(f"{stats.migration_id}: {stats.items} indexes, {stats.created} {would}created or "
+              f"rebuilt ({stats.seconds:.2f}s)")
+    elif stats.unit == "posts" and stats.dry_run:
+        print(f"{stats.migration_id}: {stats.items} posts in {stats.keys} keys: about "
+              f"{stats.created} records would be created (ids shared by accounts may count "
+              f"twice); {stats.skipped} bad entries would be skipped; {stats.seconds:.2f}s")
+    elif stats.unit == "posts":
+        print(f"{stats.migration_id}: {stats.items} posts in {stats.keys} keys: {stats.created} "
+              f"records {would}created, {stats.unchanged} already present (account added if "
+              f"missing); {stats.skipped} bad entries skipped; {stats.seconds:.2f}s, "
+              f"{stats.per_second:.0f} posts/s")
+    else:
+        print(f"{stats.migration_id}: {stats.items} accounts: {stats.created} {would}created, "
+              f"{stats.updated} {would}refreshed, {stats.unchanged} unchanged; {stats.skipped} "
+              f"bad entries skipped; {stats.seconds:.2f}s")
+    for note in stats.notes:
+        print(f"  {note}")
+    if stats.reasons:
+        print("  skipped, by reason:")
+        for reason, n in stats.reasons.most_common():
+            print(f"    {n:8d}  {_printable(reason)}")
+        shown = stats.sample[:SHOWN_ENTRIES]
+        print(f"  skipped entries (first {len(shown)}; all: redis-client migrate status "
+              f"--report {stats.migration_id}):")
+        for entry in shown:
+            line = f"    {_printable(entry.key)}: {_printable(entry.reason)}"
+            if entry.preview is not None:
+                line += f"  [{_printable(entry.preview)}]"
+            print(line)
+
+
+def _status(args: argparse.Namespace) -> int:
+    from . import runner
+    from .report import iter_report
+
+    settings = _settings()
+    if args.report:
+        client = connection.get_client(settings, decode=False)
+        n = 0
+        for entry in iter_report(client, args.report):
+            n += 1
+            preview = f"\t{_printable(entry.preview)}" if entry.preview is not None else ""
+            print(f"{_printable(entry.key)}\t{_printable(entry.reason)}{preview}")
+        print(f"{n} skipped entries for {args.report}", file=sys.stderr)
+        return 0
+    for info in runner.status(settings):
+        if info.applied:
+            state = "applied"
+        elif info.started:
+            done = info.counters.get("items", 0)
+            state = f"pending, interrupted ({done} done; `migrate run` resumes)"
+        else:
+            state = "pending"
+        print(f"{info.migration_id:16} {state:12}  {info.description}")
+        if info.reported:
+            print(f"{'':16} {info.reported} bad entries skipped "
+                  f"(redis-client migrate status --report {info.migration_id})")
+    return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from .steps import require_models
+    from .verify import verify
+
+    settings = _settings()
+    require_models(settings)
+    result = verify(settings)
+    print(f"posts: {result.posts} valid in {result.post_keys} keys ({result.bad_members} bad "
+          f"members not compared): {result.records_missing} without a Post record, "
+          f"{result.unlinked} whose record does not list the account")
+    print(f"accounts: {result.accounts} valid ({result.accounts_bad} bad not compared): "
+          f"{result.accounts_missing} without a TwitterAccount record, {result.accounts_stale} "
+          "stale (warning: legacy changed since; rerun after `migrate rollback 0003_accounts`)")
+    diffs = sorted(result.diffs.values(), key=lambda d: (not d.failing, d.username))
+    if diffs:
+        print("differences:")
+    for diff in diffs[: args.limit]:
+        parts = []
+        if diff.missing_records:
+            parts.append(f"{diff.missing_records} of {diff.posts} posts without a record")
+        if diff.unlinked:
+            parts.append(f"{diff.unlinked} records not listing the account")
+        if diff.sample_ids:
+            parts.append("e.g. ids " + ", ".join(_printable(i) for i in diff.sample_ids))
+        if diff.account_missing:
+            parts.append("TwitterAccount record missing")
+        if diff.stale_fields:
+            parts.append("stale (warning): " + ", ".join(diff.stale_fields))
+        print(f"  {_printable(diff.username)}: {'; '.join(parts)}")
+    hidden = max(len(diffs) - args.limit, 0) + result.more_diffs
+    if hidden:
+        print(f"  ... and {hidden} more accounts")
+    print("verify: OK" if result.ok else "verify: DIFFERENCES FOUND")
+    return 0 if result.ok else 1
+
+
+def _rollback(args: argparse.Namespace) -> int:
+    from aredis_om.model.migrations.data import DataMigrationError
+
+    from . import runner
+
+    settings = _settings()
+    try:
+        done = runner.rollback(settings, args.migration_id)
+    except DataMigrationError as exc:
+        print(f"FAILED: {exc}", file=sys.stderr)
+        return 1
+    print(f"rolled back: {', '.join(done)}" if done else "nothing to roll back")
+    return 0
+
+
+def _inventory(args: argparse.Namespace) -> int:
+    from .inventory import inventory
+
+    result = inventory(_settings())
+    width = max([len(name) for name, _, _ in result.rows()] + [20])
+    print(f"{'pattern':{width}}  {'type':10}  {'keys':>10}")
+    for name, kind, n in result.rows():
+        print(f"{_printable(name):{width}}  {kind:10}  {n:10d}")
+    print(f"{'total':{width}}  {'':10}  {result.total:10d}")
+    if result.unmatched_total:
+        print(f"{result.unmatched_total} keys match no documented pattern and type:")
+        for key, _kind, why in result.unmatched[: args.limit]:
+            print(f"  {_printable(key)}  ({why})")
+        if result.unmatched_total > args.limit:
+            print(f"  ... and {result.unmatched_total - args.limit} more")
+    else:
+        print("every key matches a documented pattern and type")
+    return 0
+
+
+def _printable(text: str) -> str:
+    """Control characters escaped: key names and member previews come from the data."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)

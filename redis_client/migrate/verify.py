@@ -1,0 +1,172 @@
+"""``migrate verify``: per account, legacy keys against model records.
+
+Fails (``VerifyResult.ok`` False) while any valid legacy post lacks its ``Post`` record, or a
+record does not list the account, or a valid legacy account lacks its ``TwitterAccount``.
+Records whose metadata differs from ``twitter_data`` or whose action times are older than the
+legacy keys (written by other services since) are listed as stale: a warning, not a failure.
+Bad legacy data is counted, not compared (the migration's report lists it).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import redis
+
+from .. import connection, keys, translate
+from ..settings import RedisSettings
+from .accounts import fetch_records, read_accounts
+from .options import DEFAULT_BATCH_SIZE, SCAN_COUNT
+
+#: Accounts with differences kept for printing (the totals count all).
+MAX_DIFFS = 1000
+#: Post ids shown per account.
+SAMPLE_IDS = 5
+
+
+@dataclass
+class AccountDiff:
+    username: str
+    posts: int = 0
+    missing_records: int = 0
+    unlinked: int = 0
+    sample_ids: list[str] = field(default_factory=list)
+    account_missing: bool = False
+    stale_fields: list[str] = field(default_factory=list)
+
+    @property
+    def failing(self) -> bool:
+        return bool(self.missing_records or self.unlinked or self.account_missing)
+
+
+@dataclass
+class VerifyResult:
+    post_keys: int = 0
+    posts: int = 0
+    bad_members: int = 0
+    records_missing: int = 0
+    unlinked: int = 0
+    accounts: int = 0
+    accounts_bad: int = 0
+    accounts_missing: int = 0
+    accounts_stale: int = 0
+    diffs: dict[str, AccountDiff] = field(default_factory=dict)
+    more_diffs: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not (self.records_missing or self.unlinked or self.accounts_missing)
+
+    def diff(self, username: str) -> AccountDiff | None:
+        found = self.diffs.get(username)
+        if found is None:
+            if len(self.diffs) >= MAX_DIFFS:
+                self.more_diffs += 1
+                return None
+            found = self.diffs[username] = AccountDiff(username)
+        return found
+
+
+def verify(settings: RedisSettings, batch_size: int = DEFAULT_BATCH_SIZE) -> VerifyResult:
+    client = connection.get_client(settings, decode=False)
+    result = VerifyResult()
+    for page in _scan(client, keys.prefix_pattern(keys.POSTED_TWEETS)):
+        for key in page:
+            _verify_post_key(client, key, batch_size, result)
+    for page in _scan(client, keys.prefix_pattern(keys.TWITTER_DATA)):
+        _verify_accounts(client, page, result)
+    return result
+
+
+def _scan(client: redis.Redis, pattern: str) -> Iterator[list[bytes]]:
+    cursor = 0
+    while True:
+        cursor, page = client.scan(cursor, match=pattern, count=SCAN_COUNT)
+        yield list(dict.fromkeys(page))
+        if int(cursor) == 0:
+            return
+
+
+def _verify_post_key(client: redis.Redis, key: bytes, batch_size: int, result: VerifyResult) -> None:
+    if client.type(key) != b"zset":
+        return
+    try:
+        username = keys.username_from_key(key.decode("utf-8"), keys.POSTED_TWEETS)
+    except (UnicodeDecodeError, ValueError):
+        return
+    result.post_keys += 1
+    missing = unlinked = posts = 0
+    samples: list[str] = []
+    offset = 0
+    while True:
+        raws = client.zrange(key, offset, offset + batch_size - 1)
+        offset += len(raws)
+        parsed = translate.parse_members(raws, on_bad=_count_bad(result))
+        pipe = client.pipeline(transaction=False)
+        for post in parsed:
+            pipe.execute_command("JSON.GET", keys.model_key(keys.POST_PREFIX, post.id), "$.accounts")
+        for post, reply in zip(parsed, pipe.execute(raise_on_error=False), strict=True):
+            posts += 1
+            linked = _accounts_of(reply)
+            if linked is None:
+                missing += 1
+            elif username not in linked:
+                unlinked += 1
+            else:
+                continue
+            if len(samples) < SAMPLE_IDS:
+                samples.append(post.id)
+        if len(raws) < batch_size:
+            break
+    result.posts += posts
+    result.records_missing += missing
+    result.unlinked += unlinked
+    if missing or unlinked:
+        diff = result.diff(username)
+        if diff is not None:
+            diff.posts, diff.missing_records, diff.unlinked = posts, missing, unlinked
+            diff.sample_ids = samples
+
+
+def _count_bad(result: VerifyResult) -> Callable[[int, str], None]:
+    def count(index: int, reason: str) -> None:
+        result.bad_members += 1
+
+    return count
+
+
+def _accounts_of(reply: object) -> list[str] | None:
+    """The ``accounts`` of a record from ``JSON.GET key $.accounts``; None when no record."""
+    if not isinstance(reply, (bytes, str)):
+        return None
+    value = json.loads(reply)
+    if isinstance(value, list) and value and isinstance(value[0], list):
+        return [str(a) for a in value[0]]
+    return []
+
+
+def _verify_accounts(client: redis.Redis, page: list[bytes], result: VerifyResult) -> None:
+    bad = [0]
+
+    def count_bad(key: bytes | str, reason: str) -> None:
+        if isinstance(key, bytes):  # a twitter_data key: the account is unusable
+            bad[0] += 1  # (action-time problems, reported by name, only drop that time)
+
+    accounts = read_accounts(client, page, count_bad)
+    result.accounts_bad += bad[0]
+    result.accounts += len(accounts)
+    for account, existing in zip(accounts, fetch_records(client, accounts), strict=True):
+        changed = account.changes(existing)
+        if not changed:
+            continue
+        diff = result.diff(account.username)
+        if changed == ["*"]:
+            result.accounts_missing += 1
+            if diff is not None:
+                diff.account_missing = True
+        else:
+            result.accounts_stale += 1
+            if diff is not None:
+                diff.stale_fields = changed
