@@ -31,6 +31,10 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     run.add_argument("--dry-run", action="store_true", help="count what would be written; write nothing")
     run.add_argument("--batch-size", type=_positive, default=DEFAULT_BATCH_SIZE,
                      help=f"records per pipelined batch (default {DEFAULT_BATCH_SIZE})")
+    run.add_argument("--ray", action="store_true",
+                     help="partition the posts over Ray workers (needs the ray extra)")
+    run.add_argument("--workers", type=_positive, default=2,
+                     help="Ray workers with --ray (default 2)")
     run.set_defaults(func=_run)
 
     status = msub.add_parser("status", help="applied / pending / interrupted migrations")
@@ -82,7 +86,7 @@ def _run(args: argparse.Namespace) -> int:
     try:
         result = runner.run(
             settings, batch_size=args.batch_size, dry_run=args.dry_run, progress=terminal_progress,
-            results=opts.results,
+            results=opts.results, ray_workers=args.workers if args.ray else None,
         )
     except DataMigrationError as exc:
         failed = str(exc)

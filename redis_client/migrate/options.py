@@ -37,6 +37,8 @@ class RunOptions:
     batch_size: int = DEFAULT_BATCH_SIZE
     dry_run: bool = False
     progress: ProgressFactory = log_progress
+    #: Partition the posts step over this many Ray workers (None: one process).
+    ray_workers: int | None = None
     #: Stats of each step, appended by the step (also when it fails part-way).
     results: list[StepStats] = field(default_factory=list)
 

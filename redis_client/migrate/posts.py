@@ -214,7 +214,16 @@ def _script_call(zkey: bytes, account: str, posts: list[Any]) -> tuple[list[Any]
 
 
 def migrate_posts(settings: RedisSettings, migration_id: str, options: RunOptions) -> StepStats:
-    """The posts step over the whole keyspace (what ``0002_posts`` runs)."""
+    """The posts step over the whole keyspace (what ``0002_posts`` runs), or on Ray."""
+    if options.ray_workers:
+        from .distributed import migrate_posts_on_ray
+
+        stats = migrate_posts_on_ray(
+            settings, migration_id, workers=options.ray_workers,
+            batch_size=options.batch_size, dry_run=options.dry_run,
+        )
+        options.results.append(stats)
+        return stats
     client = connection.get_client(settings, decode=False)
     engine = PostKeysMigration(
         client, migration_id, batch_size=options.batch_size, dry_run=options.dry_run,

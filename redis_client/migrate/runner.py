@@ -93,6 +93,7 @@ def run(
     dry_run: bool = False,
     progress: ProgressFactory = log_progress,
     results: list[StepStats] | None = None,
+    ray_workers: int | None = None,
 ) -> RunResult:
     """Apply the pending migrations (or, with ``dry_run``, count what they would write).
 
@@ -101,7 +102,10 @@ def run(
     the stats of the steps that ran are then in ``results`` when given.
     """
     require_models(settings)
-    opts = RunOptions(settings=settings, batch_size=batch_size, dry_run=dry_run, progress=progress)
+    opts = RunOptions(
+        settings=settings, batch_size=batch_size, dry_run=dry_run, progress=progress,
+        ray_workers=ray_workers,
+    )
     if results is not None:  # the caller keeps the steps' stats even when a migration fails
         opts.results = results
 
