@@ -8,6 +8,7 @@ from typing import Any
 import redis
 from pydantic import field_validator
 from redis_om import Field, JsonModel, RedisModel
+from redis_om.search_reply import search_documents
 
 from redis_client.keys import MODEL_NAMESPACE
 
@@ -32,6 +33,11 @@ class RecordModel(JsonModel, abc.ABC):
         # JsonModel.__init__ would ask the server for the JSON module on every construction.
         RedisModel.__init__(self, **data)
 
+    # Validation (model_validate*, TypeAdapter, so parse_members and to_post) does not call the
+    # __init__ above: it only re-checks the class's primary key, but a "custom" __init__ makes
+    # pydantic-core call it per instance and lose its fast path. Post(...) still runs it.
+    __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]
+
     @field_validator("pk")
     @classmethod
     def validate_pk(cls, v: Any) -> Any:
@@ -51,6 +57,19 @@ class RecordModel(JsonModel, abc.ABC):
     @classmethod
     def db(cls) -> redis.Redis:
         return binding.client()
+
+    @classmethod
+    def from_redis(cls, res: Any, knn: Any = None) -> list[Any]:
+        """Search results as models, each validated straight from its JSON.
+
+        redis-om's version walks every field of every document twice (datetime and bytes
+        conversions: our models have neither) and builds each model through ``__init__``.
+        """
+        docs = search_documents(res)
+        if knn is not None or not all(d.get("$") for d in docs):
+            return super().from_redis(res, knn)  # type: ignore[no-any-return]
+        validate = cls.__pydantic_validator__.validate_json
+        return [validate(doc["$"]) for doc in docs]
 
     @classmethod
     def find(cls, *expressions: Any, knn: Any = None) -> SafeFindQuery:

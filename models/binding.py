@@ -29,9 +29,10 @@ def registered_models() -> list[Any]:
 
 def bind(settings: RedisSettings | None) -> None:
     """Point the models at ``settings`` (None: back to the environment's)."""
-    global _settings
+    global _settings, _client
     with _lock:
         _settings = settings
+        _client = None
 
 
 def current_settings() -> RedisSettings:
@@ -58,13 +59,27 @@ def prepare(client: redis.Redis, settings: RedisSettings) -> None:
 
 def forget() -> None:
     """Forget which servers were prepared (after a FLUSHALL or a server swap, e.g. in tests)."""
+    global _client
     with _lock:
         _ready.clear()
+        _client = None
+
+
+#: (pid, pools generation, settings, client) of the last ``client()``. redis-om caches its module
+#: checks (``has_redisearch``...) per client object in unbounded lru_caches: a new client per call
+#: made every ``find()`` send 3 COMMAND INFO round trips and leak 3 ``redis.Redis`` objects.
+_client: tuple[int, int, RedisSettings, redis.Redis] | None = None
 
 
 def client() -> redis.Redis:
-    """The text-mode client the models use, prepared on first call."""
+    """The text-mode client the models use, prepared on first call (one per process and settings)."""
+    global _client
     settings = current_settings()
+    cached = _client
+    key = (os.getpid(), connection.pools_generation)
+    if cached is not None and cached[:2] == key and cached[2] is settings:
+        return cached[3]
     conn = connection.get_client(settings, decode=True)
     prepare(conn, settings)
+    _client = (*key, settings, conn)
     return conn

@@ -30,6 +30,8 @@ RETRY_ON: tuple[type[Exception], ...] = (ConnectionError, TimeoutError, BusyLoad
 
 _lock = threading.Lock()
 _pools: dict[tuple[int, str, str, bool], redis.ConnectionPool] = {}
+#: Bumped by ``reset_pools()``: clients cached elsewhere (``models.binding``) are stale then.
+pools_generation = 0
 
 
 def make_retry(settings: RedisSettings, retries: int | None = None) -> Retry:
@@ -102,9 +104,11 @@ def get_client(settings: RedisSettings, decode: bool = False) -> redis.Redis:
 
 def reset_pools() -> None:
     """Disconnect and forget every pool of this process (tests, after a fork)."""
+    global pools_generation
     with _lock:
         pools = list(_pools.values())
         _pools.clear()
+        pools_generation += 1
     for pool in pools:
         pool.disconnect()
 

@@ -47,23 +47,23 @@ class PostsMixin(Connected):
             return 0
         account = json.dumps(username)
         with_records = self._models_enabled()
+        suffix = translate.accounts_suffix([username])
         script = self._script("ADD_POSTS")
-        pipe = self.r.pipeline(transaction=False)
         calls: list[tuple[list[str], list[Any]]] = []
         for start in range(0, len(valid), BATCH_SIZE):
             batch = valid[start : start + BATCH_SIZE]
             args: list[Any] = [account, "1"]
             record_keys = []
             for post in batch:
-                args += [post.timestamp, translate.member_of(post)]
-                args.append(translate.document_of(post, [username]) if with_records else "")
+                member = translate.member_of(post)
+                args += [post.timestamp, member]
+                args.append(translate.document_from_member(member, suffix) if with_records else "")
                 if with_records:
                     record_keys.append(keys.model_key(keys.POST_PREFIX, post.id))
             calls.append(([zkey, *record_keys], args))
-            script(keys=calls[-1][0], args=args, client=pipe)
         added = 0
         for (call_keys, call_args), result in zip(
-            calls, pipe.execute(raise_on_error=False), strict=True
+            calls, self._run_batches(script, calls), strict=True
         ):
             if isinstance(result, redis.exceptions.NoScriptError):
                 # The script cache was emptied (a server restart) between redis-py's SCRIPT EXISTS
@@ -76,6 +76,22 @@ class PostsMixin(Connected):
                 raise conflict from None
             added += int(result)
         return added
+
+    def _run_batches(self, script: Any, calls: list[tuple[list[str], list[Any]]]) -> list[Any]:
+        """Run the script once per call; a result or a ``ResponseError`` for each.
+
+        A single call is sent at once (redis-py's ``Script`` loads the script on NOSCRIPT): in a
+        pipeline, redis-py first sends SCRIPT EXISTS on every execute, a second round trip.
+        """
+        if len(calls) == 1:
+            try:
+                return [script(keys=calls[0][0], args=calls[0][1])]
+            except redis.ResponseError as exc:
+                return [exc]
+        pipe = self.r.pipeline(transaction=False)
+        for call_keys, call_args in calls:
+            script(keys=call_keys, args=call_args, client=pipe)
+        return list(pipe.execute(raise_on_error=False))
 
     def get_user_posts(self, username: str) -> list[Post]:
         """The account's posts, oldest first, from the sorted set (malformed members skipped)."""
