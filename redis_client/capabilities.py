@@ -1,4 +1,4 @@
-"""What the server can do: the JSON and search modules that model records need."""
+"""What the server can do: the JSON and search modules that model records need, on database 0."""
 
 from __future__ import annotations
 
@@ -16,10 +16,12 @@ log = logging.getLogger(__name__)
 class Capabilities:
     json: bool
     search: bool
+    #: The database index in use: RediSearch creates indexes on database 0 only.
+    database: int = 0
 
     @property
     def models(self) -> bool:
-        return self.json and self.search
+        return self.json and self.search and self.database == 0
 
     def missing(self) -> list[str]:
         names = []
@@ -29,15 +31,25 @@ class Capabilities:
             names.append("search (RediSearch: FT.SEARCH)")
         return names
 
+    def problem(self) -> str:
+        """Why model records cannot be used here ('' when they can)."""
+        if self.missing():
+            return "lacks the " + " and ".join(self.missing()) + " module"
+        if self.database != 0:
+            return (
+                f"uses database {self.database}: search indexes exist on database 0 only "
+                "(REDIS_DB=0 or a URL ending in /0)"
+            )
+        return ""
+
     def require_models(self, where: str) -> None:
-        """Raise :class:`ModuleMissingError` naming what the server lacks."""
+        """Raise :class:`ModuleMissingError` saying what the server lacks."""
         if not self.models:
             raise ModuleMissingError(
-                f"the Redis server at {where} lacks the "
-                + " and ".join(self.missing())
-                + " module; model records and queries need both. Classic RedisDB methods"
-                " still work on the legacy keys. Use Redis 8, Redis Stack, or "
-                "`redis-client server` (the embedded server)."
+                f"the Redis server at {where} {self.problem()}; model records and queries need "
+                "the JSON and search modules on database 0. Classic RedisDB methods still work "
+                "on the legacy keys. Use Redis 8, Redis Stack, or `redis-client server` (the "
+                "embedded server)."
             )
 
 
@@ -55,4 +67,5 @@ def probe(client: redis.Redis) -> Capabilities:
     finally:
         pool.release(conn)
     json_ok, search_ok = (entry is not None for entry in info)
-    return Capabilities(json=bool(json_ok), search=bool(search_ok))
+    database = int(pool.connection_kwargs.get("db", 0) or 0)
+    return Capabilities(json=bool(json_ok), search=bool(search_ok), database=database)

@@ -15,7 +15,7 @@ from .errors import RedisClientError
 def _server(args: argparse.Namespace) -> int:
     from .embedded import serve_forever
 
-    return serve_forever(args.port, args.dir)
+    return serve_forever(args.port, args.dir, announce=lambda line: print(line, flush=True))
 
 
 def _demo(args: argparse.Namespace) -> int:

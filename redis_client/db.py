@@ -98,10 +98,10 @@ class RedisDB(ValuesMixin, PostsMixin, AccountsMixin):
                 binding.prepare(connection.get_client(self.settings, decode=True), self.settings)
             else:
                 log.warning(
-                    "Redis at %s lacks %s: model records are not written, "
+                    "Redis at %s %s: model records are not written, "
                     "classic methods work on the legacy keys only",
                     self.settings.describe(),
-                    " and ".join(caps.missing()),
+                    caps.problem(),
                 )
             self._caps = caps
             return caps

@@ -344,10 +344,13 @@ class EmbeddedRedis:
         self.stop()
 
 
-def serve_forever(port: int | None, data_dir: str | None) -> int:
+def serve_forever(
+    port: int | None, data_dir: str | None, announce: Callable[[str], None] = log.info
+) -> int:
     """Run an embedded Redis with search + JSON until SIGTERM/SIGINT; return the exit code.
 
-    Must be called from the main thread (it installs signal handlers).
+    ``announce`` gets one line with the URL once the server answers. Must be called from the
+    main thread (it installs signal handlers).
     """
     stopping = threading.Event()
 
@@ -361,10 +364,9 @@ def serve_forever(port: int | None, data_dir: str | None) -> int:
         client = redis.Redis.from_url(server.url, decode_responses=True)
         version = client.info("server")["redis_version"]
         client.close()
-        print(
+        announce(
             f"redis-client: embedded Redis {version} with search+JSON listening on "
-            f"{server.url} (data: {server.data_dir})",
-            flush=True,
+            f"{server.url} (data: {server.data_dir})"
         )
         while not stopping.wait(0.5):
             if not server.running:

@@ -193,7 +193,7 @@ def test_no_orphan_when_parent_is_killed(tmp_path: Path) -> None:
 SERVE = """
 import sys
 from redis_client.embedded import serve_forever
-sys.exit(serve_forever(None, sys.argv[1]))
+sys.exit(serve_forever(None, sys.argv[1], announce=lambda line: print(line, flush=True)))
 """
 
 

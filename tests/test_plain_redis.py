@@ -199,3 +199,30 @@ def test_missing_modules_warned_once_under_concurrent_first_use(
         th.join()
     assert errors == []
     assert len([r for r in caplog.records if "lacks" in r.getMessage()]) == 1
+
+
+def test_database_other_than_zero_keeps_classic_api_and_names_the_reason(
+    redis_server: EmbeddedRedis, caplog: pytest.LogCaptureFixture
+) -> None:
+    """RediSearch indexes only database 0: REDIS_DB=2 (the original's "test db" habit) still
+    serves the classic API on legacy keys; model calls say why they cannot work."""
+    settings = load_settings(url=redis_server.url.rsplit("/", 1)[0] + "/2", startup_wait=5)
+    raw = redis.Redis.from_url(settings.url or "")
+    raw.flushdb()
+    binding.forget()
+    models.bind(settings)
+    try:
+        db = RedisDB(settings)
+        with caplog.at_level(logging.WARNING, logger="redis_client"):
+            db.add_user_post("alice", post(1, "alice"))
+        assert [p.id for p in db.get_user_posts("alice")] == ["tw1"]
+        assert raw.zcard("posted_tweets:alice") == 1
+        assert not raw.keys("redis_client_om:*")
+        assert "database 2" in caplog.text
+        with pytest.raises(ModuleMissingError, match="database 0"):
+            Post.find(Post.sender_username == "alice").all()
+    finally:
+        raw.flushdb()
+        raw.close()
+        models.bind(None)
+        binding.forget()

@@ -93,8 +93,8 @@ async def can_run(migration: Any) -> bool:
     caps = capabilities.probe(connection.get_client(settings))
     if not caps.models:
         log.error(
-            "%s cannot run: %s lacks %s",
-            migration.migration_id, settings.describe(), " and ".join(caps.missing()),
+            "%s cannot run: %s %s",
+            migration.migration_id, settings.describe(), caps.problem(),
         )
     return caps.models
 
@@ -104,10 +104,9 @@ def require_models(settings: RedisSettings) -> None:
     caps = capabilities.probe(connection.get_client(settings))
     if not caps.models:
         raise MigrationRefusedError(
-            f"refusing to migrate: the Redis server at {settings.describe()} lacks "
-            + " and ".join(caps.missing())
-            + ". Model records need both modules (Redis 8, Redis Stack, or `redis-client server`)."
-            " Nothing was written."
+            f"refusing to migrate: the Redis server at {settings.describe()} {caps.problem()}. "
+            "Model records need the JSON and search modules on database 0 (Redis 8, Redis Stack, "
+            "or `redis-client server`). Nothing was written."
         )
 
 
