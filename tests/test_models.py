@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import redis
 from conftest import HOSTILE_USERNAMES, stored
+from conftest import post_fields as post
 from pydantic import ValidationError
 
 from models import Post, TwitterAccount, binding
@@ -22,16 +23,6 @@ from redis_client.db import RedisDB
 POST_INDEX = Post._meta.index_name
 ACCOUNT_INDEX = TwitterAccount._meta.index_name
 
-
-def post(i: int, user: str = "alice", **extra: Any) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "id": f"tw{i}",
-        "text": f"text {i}",
-        "sender_username": user,
-        "timestamp": 1700000000 + i,
-    }
-    data.update(extra)
-    return data
 
 
 def index_names(raw: redis.Redis) -> set[str]:

@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 import redis
-from conftest import HOSTILE_USERNAMES, snapshot
+from conftest import HOSTILE_USERNAMES, run_in_threads, snapshot
+from conftest import post_fields as post_dict
 
 from models import Post
 from redis_client import keys, posts
@@ -43,16 +44,6 @@ def record(raw: redis.Redis, post_id: str) -> Any:
     text = raw.execute_command("JSON.GET", keys.model_key(keys.POST_PREFIX, post_id))
     return None if text is None else json.loads(text)
 
-
-def post_dict(i: int, user: str = "alice", **extra: Any) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "id": f"tw{i}",
-        "text": f"text {i}",
-        "sender_username": user,
-        "timestamp": 1700000000 + i,
-    }
-    data.update(extra)
-    return data
 
 
 # -- quickstart round trip -------------------------------------------------------------------
@@ -405,27 +396,18 @@ def test_record_key_of_wrong_type_leaves_both_layouts(
 
 def test_threads_exact_counts(redis_db: RedisDB, raw: redis.Redis) -> None:
     n_threads, n_writes = 8, 150
-    errors: list[BaseException] = []
     barrier = threading.Barrier(n_threads)
 
     def worker(t: int) -> None:
-        try:
-            barrier.wait()
-            for i in range(n_writes):
-                # Two threads per account; every post id is also added under a shared account.
-                own = f"user{t % 4}"
-                data = post_dict(t * 1000 + i, own)
-                redis_db.add_user_post(own, data)
-                redis_db.add_user_post("shared:all", data)
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
+        barrier.wait()
+        for i in range(n_writes):
+            # Two threads per account; every post id is also added under a shared account.
+            own = f"user{t % 4}"
+            data = post_dict(t * 1000 + i, own)
+            redis_db.add_user_post(own, data)
+            redis_db.add_user_post("shared:all", data)
 
-    threads = [threading.Thread(target=worker, args=(t,)) for t in range(n_threads)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
-    assert errors == []
+    assert run_in_threads(n_threads, worker) == []
     for a in range(4):
         assert raw.zcard(f"posted_tweets:user{a}") == 2 * n_writes
         assert len(redis_db.get_user_posts(f"user{a}")) == 2 * n_writes
@@ -441,22 +423,13 @@ def test_threads_adding_the_same_posts_to_different_accounts(
 ) -> None:
     n_threads, n_posts = 8, 150
     barrier = threading.Barrier(n_threads)
-    errors: list[BaseException] = []
 
     def worker(t: int) -> None:
-        try:
-            barrier.wait()
-            for i in range(n_posts):
-                redis_db.add_user_post(f"acc{t}", post_dict(i, "origin"))
-        except BaseException as exc:  # noqa: BLE001
-            errors.append(exc)
+        barrier.wait()
+        for i in range(n_posts):
+            redis_db.add_user_post(f"acc{t}", post_dict(i, "origin"))
 
-    threads = [threading.Thread(target=worker, args=(t,)) for t in range(n_threads)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
-    assert errors == []
+    assert run_in_threads(n_threads, worker) == []
     assert Post.find().count() == n_posts
     for i in range(n_posts):
         accounts = record(raw, f"tw{i}")["accounts"]
