@@ -317,11 +317,11 @@ def test_server_still_loading_is_waited_for_then_a_clear_error(
         with pytest.raises(ServerUnavailableError, match="still loading") as info:
             connection.ensure_ready(settings, 0.5)
         assert "REDIS_STARTUP_WAIT" in str(info.value)
-        assert 0.4 <= time.monotonic() - started < 1.5
+        assert 0.4 <= time.monotonic() - started < 3.0
 
         started = time.monotonic()
         assert RedisDB(settings).wait_for_redis(0.5) is False
-        assert 0.4 <= time.monotonic() - started < 1.5
+        assert 0.4 <= time.monotonic() - started < 3.0
 
         started = time.monotonic()
         with pytest.raises(redis.ConnectionError, match="REDIS_STARTUP_WAIT"):
@@ -345,7 +345,7 @@ def test_wait_for_redis_returns_false_when_nothing_answers() -> None:
     db = RedisDB(load_settings(host="127.0.0.1", port=closed_port, startup_wait=0.3))
     started = time.monotonic()
     assert db.wait_for_redis(0.5) is False
-    assert 0.45 <= time.monotonic() - started < 1.5
+    assert 0.45 <= time.monotonic() - started < 3.0
     assert db.wait_for_redis(0) is False  # one quick attempt
 
     # A server that accepts connections but never answers: the socket timeout (5 s by default)
@@ -356,7 +356,7 @@ def test_wait_for_redis_returns_false_when_nothing_answers() -> None:
         db = RedisDB(load_settings(host="127.0.0.1", port=silent.getsockname()[1]))
         started = time.monotonic()
         assert db.wait_for_redis(0.5) is False
-        assert time.monotonic() - started < 1.2
+        assert time.monotonic() - started < 3.0  # not the 5 s socket timeout
 
 
 def test_first_command_waits_for_a_server_that_is_starting(tmp_path: Path) -> None:
@@ -369,7 +369,7 @@ def test_first_command_waits_for_a_server_that_is_starting(tmp_path: Path) -> No
     with pytest.raises(redis.ConnectionError) as info:
         down.get("x")
     assert "REDIS_STARTUP_WAIT" in str(info.value) and str(port) in str(info.value)
-    assert time.monotonic() - started < 1.5
+    assert time.monotonic() - started < 3.0
 
     starter = threading.Timer(0.7, srv.start)
     starter.start()

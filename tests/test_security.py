@@ -209,14 +209,14 @@ def test_bad_credentials_fail_at_once_with_a_clear_error(
     started = time.monotonic()
     with pytest.raises(CredentialsError) as info:
         db.get("app:k")
-    assert time.monotonic() - started < 2, "no use waiting REDIS_STARTUP_WAIT for it"
+    assert time.monotonic() - started < 5, "no use waiting REDIS_STARTUP_WAIT (10 s) for it"
     message = str(info.value)
     assert expected in message and "REDIS_PASSWORD" in message
     assert f"127.0.0.1:{acl_server.port}" in message
     assert isinstance(info.value, redis.AuthenticationError)
     started = time.monotonic()
     assert db.wait_for_redis(5) is False  # the contract: True or False, never an exception
-    assert time.monotonic() - started < 2, "refused credentials give False at once"
+    assert time.monotonic() - started < 4, "refused credentials give False at once, not after 5 s"
     assert "refused the credentials" in caplog.text or "needs credentials" in caplog.text
     wrong = overrides.get("password") or ""
     for text in [message, repr(info.value), caplog.text, *(str(r.args) for r in caplog.records)]:
@@ -288,11 +288,11 @@ def test_tls_certificate_from_another_ca_is_refused_at_once(
         started = time.monotonic()
         with pytest.raises(TLSVerificationError, match="certificate verify failed") as info:
             db.get("x")
-        assert time.monotonic() - started < 2
+        assert time.monotonic() - started < 5  # not after startup_wait (10 s)
         assert "REDIS_SSL_CA_CERTS" in str(info.value)
         started = time.monotonic()
         assert db.wait_for_redis(5) is False
-        assert time.monotonic() - started < 2
+        assert time.monotonic() - started < 4
 
 
 def test_tls_server_requiring_a_client_certificate_refuses_a_client_without(
