@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from . import connection
+from . import capabilities, connection
 from .settings import RedisSettings, load_settings
 
 DEMO_USER = "demo-alice"
@@ -15,15 +15,23 @@ DEMO_KEY = "demo:user:1001"
 
 @contextmanager
 def demo_server(say: Callable[[str], None]) -> Iterator[RedisSettings]:
-    """The configured Redis; else localhost:6379 if it answers; else an embedded server."""
+    """The configured Redis; else localhost:6379 if it answers with the modules; else embedded."""
     settings = load_settings()
-    if settings.is_configured() or connection.wait_until_ready(settings, 0.5):
+    if settings.is_configured():
         say(f"using Redis at {settings.describe()}")
         yield settings
         return
+    if connection.wait_until_ready(settings, 0.5):
+        caps = capabilities.probe(connection.get_client(settings))
+        if caps.models:
+            say(f"using Redis at {settings.describe()}")
+            yield settings
+            return
+        say(f"the Redis at {settings.describe()} {caps.problem()}: starting an embedded one")
+    else:
+        say("no Redis configured and none on localhost:6379: starting an embedded one")
     from .embedded import EmbeddedRedis
 
-    say("no Redis configured and none on localhost:6379: starting an embedded one")
     with EmbeddedRedis() as server:
         say(f"embedded Redis with search+JSON on {server.url}")
         yield load_settings(url=server.url)

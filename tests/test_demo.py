@@ -58,3 +58,26 @@ def test_demo_starts_embedded_server_when_nothing_configured():
     assert "embedded Redis with search+JSON on redis://127.0.0.1:" in result.stdout
     assert "Post.find(Post.text % 'hello').count() -> 1" in result.stdout
     assert "embedded Redis stopped" in result.stdout
+
+
+def test_demo_skips_a_local_redis_without_the_modules():
+    """A plain Redis on localhost:6379 (say Debian's redis-server 7) cannot hold model records:
+    the demo says so and runs on an embedded server instead of failing half-way."""
+    import pytest
+
+    from redis_client.embedded import EmbeddedRedis
+    from redis_client.errors import EmbeddedServerError
+
+    try:
+        plain = EmbeddedRedis(port=6379, modules=False).start()
+    except EmbeddedServerError:
+        pytest.skip("localhost:6379 is taken")
+    try:
+        result = _run_demo(_clean_env())
+        assert result.returncode == 0, result.stderr
+        assert "redis://localhost:6379/0 lacks the JSON" in result.stdout
+        assert "embedded Redis with search+JSON on redis://127.0.0.1:" in result.stdout
+        assert "Post.find(Post.text % 'hello').count() -> 1" in result.stdout
+        assert redis.Redis(port=6379).dbsize() == 0, "the demo wrote to the plain server"
+    finally:
+        plain.stop()
