@@ -11,6 +11,7 @@ import sys
 from typing import Any
 
 from .. import connection
+from ..errors import MigrationRefusedError
 from ..settings import RedisSettings, load_settings
 from .options import DEFAULT_BATCH_SIZE
 from .report import StepStats
@@ -31,6 +32,9 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     run.add_argument("--dry-run", action="store_true", help="count what would be written; write nothing")
     run.add_argument("--batch-size", type=_positive, default=DEFAULT_BATCH_SIZE,
                      help=f"records per pipelined batch (default {DEFAULT_BATCH_SIZE})")
+    run.add_argument("--resync", action="store_true",
+                     help="after the migration: create the records of legacy keys written since "
+                     "(by other services); removes nothing")
     run.add_argument("--ray", action="store_true",
                      help="partition the posts over Ray workers (needs the ray extra)")
     run.add_argument("--workers", type=_positive, default=2,
@@ -81,6 +85,8 @@ def _run(args: argparse.Namespace) -> int:
     from .progress import terminal_progress
 
     settings = _settings()
+    if args.resync:
+        return _resync(args, settings)
     failed: str | None = None
     opts = RunOptions()
     try:
@@ -114,6 +120,20 @@ def _run(args: argparse.Namespace) -> int:
         if skipped_runs:
             print(f"not applied: {', '.join(skipped_runs)}", file=sys.stderr)
             return 1
+    return 0
+
+
+def _resync(args: argparse.Namespace, settings: RedisSettings) -> int:
+    from .progress import terminal_progress
+    from .resync import resync
+
+    if args.dry_run:
+        raise MigrationRefusedError("--resync and --dry-run go separately: `migrate verify` "
+                                    "shows what a resync would add")
+    for stats in resync(settings, batch_size=args.batch_size, progress=terminal_progress,
+                        ray_workers=args.workers if args.ray else None):
+        _print_stats(stats)
+    print("resync done: `redis-client migrate verify` checks the result")
     return 0
 
 
