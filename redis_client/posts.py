@@ -12,7 +12,7 @@ import redis
 
 from models.post import Post
 
-from . import keys, translate
+from . import keys, scripts, translate
 from .base import Connected
 from .errors import WriteConflictError
 
@@ -114,10 +114,9 @@ class PostsMixin(Connected):
 def _write_conflict(exc: redis.ResponseError) -> WriteConflictError | None:
     """The script's type check as a :class:`WriteConflictError` naming the key.
 
-    redis-py prefixes pipeline errors with the command and its arguments (post texts): only the
-    server's own message is kept.
+    Only the server's own message is kept (see ``scripts.server_message``).
     """
-    message = str(exc).rsplit("caused error: ", 1)[-1]
+    message = scripts.server_message(exc)
     if not message.startswith("WRONGTYPE "):
         return None
     return WriteConflictError(f"{message[len('WRONGTYPE '):]}: nothing was written")

@@ -6,6 +6,12 @@ and the account list of a post needs a conditional append.
 
 from __future__ import annotations
 
+
+def server_message(error: Exception) -> str:
+    """The server's own error message: redis-py prefixes pipeline errors with the command and its
+    arguments (post texts, tokens), which must not reach logs or reports."""
+    return str(error).rsplit("caused error: ", 1)[-1]
+
 #: KEYS[1] = posted_tweets:{username}; KEYS[2..] = post record keys (none: legacy only).
 #: ARGV[1] = JSON string of the username; ARGV[2] = '1' to ZADD the members, '0' to write the
 #: records only (the migration: it never writes a legacy key); then per post: score, member,

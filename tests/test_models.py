@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 import redis
-from conftest import HOSTILE_USERNAMES, stored
+from conftest import HOSTILE_USERNAMES, run_in_threads, stored
 from conftest import post_fields as post
 from pydantic import ValidationError
 
@@ -30,22 +30,14 @@ def index_names(raw: redis.Redis) -> set[str]:
 
 
 def run_threads(n: int, target: Any) -> list[BaseException]:
-    errors: list[BaseException] = []
+    """``target(t)`` on ``n`` threads released together."""
     barrier = threading.Barrier(n)
 
-    def wrapped(t: int) -> None:
-        try:
-            barrier.wait()
-            target(t)
-        except BaseException as exc:  # noqa: BLE001 - reported to the test
-            errors.append(exc)
+    def together(t: int) -> None:
+        barrier.wait()
+        target(t)
 
-    threads = [threading.Thread(target=wrapped, args=(t,)) for t in range(n)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
-    return errors
+    return run_in_threads(n, together)
 
 
 # -- the models themselves -------------------------------------------------------------------

@@ -177,7 +177,7 @@ class PostKeysMigration(KeyMigration):
         """A batch call failed (a record key of a wrong type): write its posts singly, report the rest."""
         log.warning(
             "batch of %s failed (%s); writing its posts one by one",
-            key_name(chunk.zkey), _server_message(error),
+            key_name(chunk.zkey), scripts.server_message(error),
         )
         pipe = self.client.pipeline(transaction=False)
         for post in chunk.posts:
@@ -185,7 +185,7 @@ class PostKeysMigration(KeyMigration):
             self._script(keys=script_keys, args=script_args, client=pipe)
         for post, reply in zip(chunk.posts, pipe.execute(raise_on_error=False), strict=True):
             if isinstance(reply, Exception):
-                reason = f"cannot write the Post record of id {post.id!r}: {_server_message(reply)}"
+                reason = f"cannot write the Post record of id {post.id!r}: {scripts.server_message(reply)}"
                 outcome.failed.append(bad_item(key_name(chunk.zkey), reason, members.member_text(post)))
             else:
                 outcome.created += int(reply)
@@ -196,11 +196,6 @@ class PostKeysMigration(KeyMigration):
         for post_id in ids:
             pipe.exists(keys.model_key(keys.POST_PREFIX, post_id))
         return WriteOutcome(created=sum(1 for n in pipe.execute() if not n))
-
-
-def _server_message(error: Exception) -> str:
-    """The server's own error message (never a pipeline's echo of the command's arguments)."""
-    return str(error).rsplit("caused error: ", 1)[-1]
 
 
 def _script_call(zkey: bytes, account: str, posts: list[Any]) -> tuple[list[Any], list[Any]]:
