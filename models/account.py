@@ -5,9 +5,9 @@ from __future__ import annotations
 from pydantic import ConfigDict
 from redis_om import Field
 
-from redis_client.keys import ACCOUNT_PREFIX
+from redis_client.core import indexes
+from redis_client.core.keys import ACCOUNT_PREFIX
 
-from . import binding
 from .base import TAG_SEPARATOR, RecordModel
 from .post import OptionalTweetId
 
@@ -17,7 +17,6 @@ SECRET_FIELDS: frozenset[str] = frozenset(
 )
 
 
-@binding.register
 class TwitterAccount(RecordModel, index=True):  # type: ignore[call-arg]
     """Keyed by username. Action times are seconds since epoch, ``None`` when never recorded."""
 
@@ -46,3 +45,6 @@ class TwitterAccount(RecordModel, index=True):  # type: ignore[call-arg]
     def __repr_args__(self):  # type: ignore[no-untyped-def]
         # Keep repr short and obviously token-free.
         return [(k, v) for k, v in super().__repr_args__() if k not in SECRET_FIELDS]
+
+
+indexes.register(TwitterAccount.index_spec())

@@ -1,16 +1,18 @@
-"""Shared base of the models: namespace, lazy connection, safe queries."""
+"""Shared base of the models: the namespace, the server they use, safe queries, ``get``/``aget``."""
 
 from __future__ import annotations
 
 import abc
-from typing import Any
+from typing import Any, TypeVar
 
 import redis
-from pydantic import field_validator
-from redis_om import Field, JsonModel, RedisModel
+from pydantic import ValidationError, field_validator
+from redis_om import Field, JsonModel, NotFoundError, RedisModel
 from redis_om.search_reply import search_documents
 
-from redis_client.keys import MODEL_NAMESPACE
+from redis_client.core import indexes, keys
+from redis_client.core.errors import CorruptRecordError
+from redis_client.core.protocol import Call, Models, Op
 
 from . import binding
 from .query import SafeFindQuery
@@ -19,15 +21,21 @@ from .query import SafeFindQuery
 #: not whitespace for str.split(), so the schema survives being split into FT.CREATE arguments.
 TAG_SEPARATOR = "\x01"
 
+M = TypeVar("M", bound="RecordModel")
 
-class RecordModel(JsonModel, abc.ABC):
+
+def _require_models() -> Op[bool]:
+    return (yield Models(require=True))
+
+
+class RecordModel(JsonModel, abc.ABC):  # type: ignore[misc]
     """A JSON record under ``redis_client_om:{model_prefix}:{pk}``, indexed for ``find()``."""
 
     # The natural key (tweet id, username) is the primary key: no random ULID ``pk`` is made or stored.
     pk: str | None = Field(default=None, exclude=True)
 
     class Meta:
-        global_key_prefix = MODEL_NAMESPACE
+        global_key_prefix = keys.MODEL_NAMESPACE
 
     def __init__(self, **data: Any) -> None:
         # JsonModel.__init__ would ask the server for the JSON module on every construction.
@@ -55,8 +63,20 @@ class RecordModel(JsonModel, abc.ABC):
         return schema.replace(plain, plain + " CASESENSITIVE", 1)
 
     @classmethod
-    def db(cls) -> redis.Redis:
-        return binding.client()
+    def schema_args(cls) -> list[str]:
+        """FT.CREATE arguments after the index name. Split on ' ' only: the separator is a control char."""
+        return [part for part in cls.redisearch_schema().split(" ") if part]
+
+    @classmethod
+    def index_spec(cls) -> indexes.IndexSpec:
+        return indexes.IndexSpec(cls._meta.index_name, cls.__name__, cls.schema_args)
+
+    @classmethod
+    def db(cls) -> redis.Redis[str]:
+        """The sync text client of the bound server, for redis-om's own calls (``save()``...);
+        ``ModuleMissingError`` on a server without the JSON and search modules."""
+        binding.run(_require_models())
+        return binding.connector().client(text=True)
 
     @classmethod
     def from_redis(cls, res: Any, knn: Any = None) -> list[Any]:
@@ -74,3 +94,28 @@ class RecordModel(JsonModel, abc.ABC):
     @classmethod
     def find(cls, *expressions: Any, knn: Any = None) -> SafeFindQuery:
         return SafeFindQuery(expressions=expressions, knn=knn, model=cls)
+
+    @classmethod
+    def get_op(cls: type[M], pk: Any) -> Op[M]:
+        """Read one record by primary key; ``NotFoundError`` when there is none."""
+        yield Models(require=True)
+        raw = yield Call("execute_command", ("JSON.GET", cls.make_primary_key(pk)), text=True)
+        if raw is None:
+            raise NotFoundError(f"no {cls.__name__} record for that key")
+        try:
+            if isinstance(raw, (str, bytes)):
+                return cls.__pydantic_validator__.validate_json(raw)  # type: ignore[no-any-return]
+            return cls.model_validate(raw)
+        except ValidationError:
+            raise CorruptRecordError(
+                f"the {cls.__name__} record at {cls.make_primary_key(pk)!r} is not a valid record"
+            ) from None
+
+    @classmethod
+    def get(cls: type[M], pk: Any) -> M:
+        return binding.run(cls.get_op(pk))
+
+    @classmethod
+    async def aget(cls: type[M], pk: Any) -> M:
+        """``get`` for asyncio code."""
+        return await binding.arun(cls.get_op(pk))

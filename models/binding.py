@@ -1,85 +1,58 @@
-"""Which Redis the models use: the process's settings, connected lazily, checked once."""
+"""Which server the models use: a ``Connector``, the process's shared one unless bound elsewhere.
+
+The shared ``db`` of ``redis_client.main`` and of ``redis_client.aio`` use that same shared
+connector, so by default ``Post.find()`` queries the server the classic calls write to. A
+``RedisDB`` with its own settings runs its own model work (``remove_account``) on its own server.
+"""
 
 from __future__ import annotations
 
-import os
 import threading
-from typing import Any
+from typing import Any, TypeVar
 
-import redis
+from redis_client.core.connector import Connector, shared
+from redis_client.core.drivers import AsyncDriver, SyncDriver
+from redis_client.core.protocol import Op
+from redis_client.core.settings import RedisSettings
 
-from redis_client import capabilities, connection, indexes
-from redis_client.settings import RedisSettings, load_settings
+T = TypeVar("T")
 
 _lock = threading.Lock()
-_settings: RedisSettings | None = None
-_ready: set[tuple[int, str]] = set()
-_registry: list[Any] = []
+_bound: Connector | None = None
 
 
-def register(model: Any) -> Any:
-    """Class decorator: the model's index is ensured on first use."""
-    _registry.append(model)
-    return model
-
-
-def registered_models() -> list[Any]:
-    return list(_registry)
-
-
-def bind(settings: RedisSettings | None) -> None:
-    """Point the models at ``settings`` (None: back to the environment's)."""
-    global _settings, _client
+def bind(target: Any) -> None:
+    """Point the models at ``target``: a ``RedisDB``/``AsyncRedisDB``, a ``Connector``, settings,
+    or None (back to the shared connector)."""
+    global _bound
+    if target is None or isinstance(target, Connector):
+        connector = target
+    elif isinstance(target, RedisSettings):
+        connector = Connector(target)
+    else:
+        connector = getattr(target, "connector", None)
+        if not isinstance(connector, Connector):
+            raise TypeError(f"cannot bind the models to a {type(target).__name__}")
     with _lock:
-        _settings = settings
-        _client = None
+        _bound = connector
 
 
-def current_settings() -> RedisSettings:
-    global _settings
-    with _lock:
-        if _settings is None:
-            _settings = load_settings()
-        return _settings
-
-
-def prepare(client: redis.Redis, settings: RedisSettings) -> None:
-    """Once per process and server: check the modules, then create or update the indexes."""
-    key = (os.getpid(), settings.model_dump_json())
-    if key in _ready:
-        return
-    with _lock:
-        if key in _ready:
-            return
-        connection.ensure_ready(settings, settings.startup_wait)
-        capabilities.probe(client).require_models(settings.describe())
-        indexes.ensure_indexes(client, _registry)
-        _ready.add(key)
+def connector() -> Connector:
+    """The connector the models use now."""
+    bound = _bound
+    return bound if bound is not None else shared()
 
 
 def forget() -> None:
-    """Forget which servers were prepared (after a FLUSHALL or a server swap, e.g. in tests)."""
-    global _client
-    with _lock:
-        _ready.clear()
-        _client = None
+    """Check the indexes again on next use (after a FLUSHALL or a server swap, e.g. in tests)."""
+    connector().forget_indexes()
 
 
-#: (pid, pools generation, settings, client) of the last ``client()``. redis-om caches its module
-#: checks (``has_redisearch``...) per client object in unbounded lru_caches: a new client per call
-#: made every ``find()`` send 3 COMMAND INFO round trips and leak 3 ``redis.Redis`` objects.
-_client: tuple[int, int, RedisSettings, redis.Redis] | None = None
+def run(op: Op[T]) -> T:
+    """Perform a model operation with the sync client."""
+    return SyncDriver(connector()).run(op)
 
 
-def client() -> redis.Redis:
-    """The text-mode client the models use, prepared on first call (one per process and settings)."""
-    global _client
-    settings = current_settings()
-    cached = _client
-    key = (os.getpid(), connection.pools_generation)
-    if cached is not None and cached[:2] == key and cached[2] is settings:
-        return cached[3]
-    conn = connection.get_client(settings, decode=True)
-    prepare(conn, settings)
-    _client = (*key, settings, conn)
-    return conn
+async def arun(op: Op[T]) -> T:
+    """Perform a model operation with the running loop's asyncio client."""
+    return await AsyncDriver(connector()).run(op)

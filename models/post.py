@@ -8,9 +8,9 @@ from typing import Annotated, Any
 from pydantic import BeforeValidator, ConfigDict
 from redis_om import Field
 
-from redis_client.keys import POST_PREFIX
+from redis_client.core import indexes
+from redis_client.core.keys import POST_PREFIX
 
-from . import binding
 from .base import TAG_SEPARATOR, RecordModel
 
 
@@ -51,7 +51,6 @@ OptionalTweetId = Annotated[str | None, BeforeValidator(_optional_text_id)]
 Seconds = Annotated[int, BeforeValidator(_whole_seconds)]
 
 
-@binding.register
 class Post(RecordModel, index=True):  # type: ignore[call-arg]
     """A tweet. ``accounts`` lists the accounts whose history (``add_user_post``) holds it."""
 
@@ -76,3 +75,6 @@ class Post(RecordModel, index=True):  # type: ignore[call-arg]
 
     class Meta:
         model_key_prefix = POST_PREFIX
+
+
+indexes.register(Post.index_spec())

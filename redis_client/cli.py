@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 import redis
 
-from .errors import RedisClientError
+from .core.errors import RedisClientError
 
 
 def _server(args: argparse.Namespace) -> int:

@@ -6,8 +6,10 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from . import capabilities, connection
-from .settings import RedisSettings, load_settings
+from .core import capabilities, keys, readiness
+from .core.connector import Connector
+from .core.drivers import SyncDriver
+from .core.settings import RedisSettings, load_settings
 
 DEMO_USER = "demo-alice"
 DEMO_KEY = "demo:user:1001"
@@ -21,8 +23,9 @@ def demo_server(say: Callable[[str], None]) -> Iterator[RedisSettings]:
         say(f"using Redis at {settings.describe()}")
         yield settings
         return
-    if connection.wait_until_ready(settings, 0.5):
-        caps = capabilities.probe(connection.get_client(settings))
+    if readiness.is_ready(settings, 0.5):
+        connector = Connector(settings)
+        caps = SyncDriver(connector).run(capabilities.probe(connector.database))
         if caps.models:
             say(f"using Redis at {settings.describe()}")
             yield settings
@@ -45,8 +48,8 @@ def run(settings: RedisSettings, say: Callable[[str], None]) -> None:
 
     from .db import RedisDB
 
-    models.bind(settings)
     db = RedisDB(settings)
+    models.bind(db)
     try:
         db.set(DEMO_KEY, {"name": "Alice", "active": True})
         say(f"db.set({DEMO_KEY!r}, ...) -> db.get returns {db.get(DEMO_KEY)!r}")
@@ -61,8 +64,8 @@ def run(settings: RedisSettings, say: Callable[[str], None]) -> None:
         say(f"db.add_user_post({DEMO_USER!r}, Post(id={post.id!r}, text='Hello world!', ...))")
         recent = db.get_user_posts(DEMO_USER)
         say(f"db.get_user_posts -> {len(recent)} post(s): {[p.text for p in recent]}")
-        raw = db.r.zrange(f"posted_tweets:{DEMO_USER}", 0, 0)[0].decode()
-        say(f"legacy member in posted_tweets:{DEMO_USER}: {raw}")
+        raw = db.r.zrange(keys.posted_tweets(DEMO_USER), 0, 0)[0].decode()
+        say(f"legacy member in {keys.posted_tweets(DEMO_USER)}: {raw}")
 
         found = Post.find(Post.sender_username == DEMO_USER).sort_by("-timestamp").all()
         say(

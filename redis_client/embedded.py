@@ -37,7 +37,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
-from .errors import EmbeddedServerError
+from .core.errors import EmbeddedServerError
 
 log = logging.getLogger(__name__)
 

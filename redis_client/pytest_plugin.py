@@ -5,9 +5,13 @@ Installed as a pytest plugin with the package. In your own tests::
     def test_my_bot(redis_db):          # the shared ``db``, pointed at the embedded server
         redis_db.add_user_post("alice", {...})
 
+    async def test_my_agent(async_redis_db):   # the same for asyncio code (pytest-asyncio/anyio)
+        await async_redis_db.add_user_post("alice", {...})
+
 Fixtures: ``redis_server`` (session, the :class:`EmbeddedRedis`), ``redis_settings`` (session),
 ``redis_db`` (function: flushed keyspace, ``redis_client.main.db`` and the models pointed at the
-server, ``REDIS_URL`` set for subprocesses).
+server, ``REDIS_URL`` set for subprocesses), ``async_redis_db`` (the same, with
+``redis_client.aio.db``).
 """
 
 from __future__ import annotations
@@ -18,9 +22,10 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
+    from .aio import AsyncRedisDB
+    from .core.settings import RedisSettings
     from .db import RedisDB
     from .embedded import EmbeddedRedis
-    from .settings import RedisSettings
 
 
 @pytest.fixture(scope="session")
@@ -36,26 +41,35 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedR
 
 @pytest.fixture(scope="session")
 def redis_settings(redis_server: EmbeddedRedis) -> RedisSettings:
-    from .settings import load_settings
+    from .core.settings import load_settings
 
     return load_settings(url=redis_server.url, startup_wait=5)
 
 
 @pytest.fixture
-def redis_db(
-    redis_settings: RedisSettings, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[RedisDB]:
+def redis_db(redis_settings: RedisSettings, monkeypatch: pytest.MonkeyPatch) -> Iterator[RedisDB]:
     """The shared ``db`` on a flushed keyspace of the session's server (indexes recreated on use)."""
     import models
-    from models import binding
 
-    from . import main
+    from . import aio, main
 
     monkeypatch.setenv("REDIS_URL", redis_settings.url or "")
-    main.db.reconfigure(redis_settings)
-    main.db.r.flushall()
-    binding.forget()
-    models.bind(redis_settings)
-    yield main.db
     models.bind(None)
-    main.db.reconfigure(None)
+    for shared in (main.db, aio.db):
+        shared.reconfigure(redis_settings)  # one connector: the models use it too
+    main.db.r.flushall()
+    # The process's first command stores the prompt map: done here, so that a test starts
+    # from a keyspace that holds only ``function_variables``, like a running deployment's.
+    main.db.get_function_variables()
+    aio.db._stored_in = main.db._stored_in
+    yield main.db
+    for shared in (main.db, aio.db):
+        shared.reconfigure(None)
+
+
+@pytest.fixture
+def async_redis_db(redis_db: RedisDB) -> AsyncRedisDB:
+    """``redis_client.aio.db`` on the flushed keyspace of the session's server (same as ``redis_db``)."""
+    from . import aio
+
+    return aio.db

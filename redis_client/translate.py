@@ -13,8 +13,8 @@ from pydantic import ValidationError
 from models.account import SECRET_FIELDS, TwitterAccount
 from models.post import Post
 
-from .codec import POST_MEMBER_FIELDS, post_member
-from .errors import InvalidPostError
+from .core.codec import POST_MEMBER_FIELDS, post_member
+from .core.errors import InvalidAccountDataError, InvalidPostError
 
 #: ``twitter_data`` hash fields copied into ``TwitterAccount`` (record field <- legacy field).
 ACCOUNT_FIELDS: dict[str, str] = {"name": "name", "twitter_id": "id", "expires_at": "expires_at"}
@@ -47,20 +47,14 @@ def member_of(post: Post) -> str:
     return post_member(post.__dict__)
 
 
-def document_of(post: Post, accounts: Iterable[str]) -> str:
-    """The JSON text of a ``Post`` record, as ``Post.save()`` would store it."""
-    data = {name: post.__dict__[name] for name in POST_MEMBER_FIELDS}
-    data["accounts"] = list(accounts)
-    return json.dumps(data)
-
-
 def accounts_suffix(accounts: Iterable[str]) -> str:
     """The end of a record's JSON after the 7 member fields (see ``document_from_member``)."""
     return ', "accounts": ' + json.dumps(list(accounts)) + "}"
 
 
 def document_from_member(member: str, suffix: str) -> str:
-    """``document_of(post, accounts)`` from ``member_of(post)`` and ``accounts_suffix(accounts)``.
+    """The record JSON of a post listing ``accounts``, from ``member_of(post)`` and
+    ``accounts_suffix(accounts)``.
 
     Both are ``json.dumps`` (default separators) of the same dict, the record's with one more
     key last: the same text, one serialisation instead of two.
@@ -119,9 +113,9 @@ def twitter_data_fields(value: Any) -> dict[str, Any]:
     try:
         parsed = json.loads(value)
     except (TypeError, ValueError, UnicodeDecodeError):
-        raise ValueError("twitter_data is neither a hash nor a JSON object") from None
+        raise InvalidAccountDataError("twitter_data is neither a hash nor a JSON object") from None
     if not isinstance(parsed, dict):
-        raise ValueError("twitter_data JSON is not an object")
+        raise InvalidAccountDataError("twitter_data JSON is not an object")
     return parsed
 
 
@@ -144,7 +138,7 @@ def account_record(
     try:
         return TwitterAccount.model_validate(fields)
     except ValidationError as exc:
-        raise ValueError(f"invalid account data: {describe_errors(exc)}") from None
+        raise InvalidAccountDataError(f"invalid account data: {describe_errors(exc)}") from None
 
 
 def _text(value: Any) -> Any:

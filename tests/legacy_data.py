@@ -21,7 +21,7 @@ from typing import Any
 
 import redis
 
-from redis_client import keys
+from redis_client.core import keys
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "SECRET"

@@ -10,7 +10,7 @@ import time
 import traceback
 from typing import Any
 
-from redis_client.settings import RedisSettings
+from redis_client.core.settings import RedisSettings
 
 T0 = 1_700_000_000
 #: At most this many tracebacks are kept per worker (the count of errors is always exact).

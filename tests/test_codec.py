@@ -7,14 +7,14 @@ import math
 
 import pytest
 
-from redis_client.codec import (
+from redis_client.core.codec import (
     POST_MEMBER_FIELDS,
     decode_redis,
     decode_value,
     encode_value,
     post_member,
 )
-from redis_client.errors import InvalidValueError, StoredValueError
+from redis_client.core.errors import InvalidValueError, StoredValueError
 
 SECRET = "SECRET-token-8c1f"
 
@@ -112,3 +112,9 @@ def test_decode_redis_recurses() -> None:
     assert isinstance(out["k"][1], tuple)
     assert decode_redis("already") == "already"
     assert decode_redis(b"") == ""
+
+
+@pytest.mark.parametrize("value", [object(), bytearray(b"x"), 1j, [b"ok", object()]])
+def test_decode_redis_raises_type_error_for_what_it_does_not_handle(value: object) -> None:
+    with pytest.raises(TypeError, match="decode_redis cannot decode"):
+        decode_redis(value)

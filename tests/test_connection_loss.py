@@ -22,10 +22,10 @@ import pytest
 import redis
 from tls_proxy import Proxy
 
-from redis_client import keys
+from redis_client.core import keys
+from redis_client.core.settings import RedisSettings
 from redis_client.db import RedisDB
 from redis_client.embedded import EmbeddedRedis
-from redis_client.settings import RedisSettings
 
 DURATION = 1.5
 WRITERS = 3

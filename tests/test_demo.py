@@ -65,8 +65,8 @@ def test_demo_skips_a_local_redis_without_the_modules():
     the demo says so and runs on an embedded server instead of failing half-way."""
     import pytest
 
+    from redis_client.core.errors import EmbeddedServerError
     from redis_client.embedded import EmbeddedRedis
-    from redis_client.errors import EmbeddedServerError
 
     try:
         plain = EmbeddedRedis(port=6379, modules=False).start()

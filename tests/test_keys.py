@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from redis_client import keys
-from redis_client.errors import InvalidUsernameError
+from redis_client.core import keys
+from redis_client.core.errors import InvalidUsernameError
 
 HOSTILE = [
     "alice",

@@ -23,9 +23,9 @@ import pytest
 import redis
 
 from models import Post
-from redis_client import connection, keys
+from redis_client.core import keys, pools
+from redis_client.core.settings import RedisSettings
 from redis_client.db import RedisDB
-from redis_client.settings import RedisSettings
 
 THREADS = 8
 PROCESSES = 4
@@ -121,8 +121,8 @@ def run_load(settings: RedisSettings, direct: redis.Redis, duration: float) -> N
     # The server drops a dead process's connections when it notices the close: allow it time.
     after = settle(direct, baseline + THREADS * PER_WORKER + 1)
     assert after <= baseline + THREADS * PER_WORKER + 1
-    connection.get_pool(settings).disconnect()
-    connection.get_pool(settings, decode=True).disconnect()
+    pools.get_pool(settings).disconnect()
+    pools.get_pool(settings, decode=True).disconnect()
     left = settle(direct, baseline)
     assert left <= baseline, [c.get("name") or c.get("addr") for c in direct.client_list()]
 

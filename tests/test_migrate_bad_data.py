@@ -14,10 +14,10 @@ from legacy_data import (
     run_cli,
 )
 
-from redis_client import keys
-from redis_client.codec import post_member
+from redis_client.core import keys
+from redis_client.core.codec import post_member
+from redis_client.core.settings import RedisSettings
 from redis_client.migrate.report import PREVIEW_CHARS, iter_report
-from redis_client.settings import RedisSettings
 
 seeded = legacy_data.seeded  # the fixture
 

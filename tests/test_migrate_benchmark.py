@@ -17,12 +17,13 @@ import pytest
 import redis
 from legacy_data import seed
 
-from redis_client import keys, translate
+from redis_client import translate
+from redis_client.core import keys
+from redis_client.core.settings import RedisSettings
 from redis_client.migrate import indexes
 from redis_client.migrate.cleanup import delete_matching
 from redis_client.migrate.options import RunOptions
 from redis_client.migrate.posts import run_posts_migration
-from redis_client.settings import RedisSettings
 
 pytestmark = pytest.mark.benchmark
 

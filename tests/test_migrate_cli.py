@@ -23,7 +23,7 @@ from legacy_data import (
 )
 
 from models.account import SECRET_FIELDS
-from redis_client import keys
+from redis_client.core import keys
 from redis_client.embedded import EmbeddedRedis
 
 seeded = legacy_data.seeded  # the fixture

@@ -12,10 +12,10 @@ from legacy_data import (
     without_state,
 )
 
-from redis_client import connection
+from redis_client.core import pools
+from redis_client.core.settings import RedisSettings
 from redis_client.migrate.accounts import AccountKeysMigration
 from redis_client.migrate.posts import run_posts_migration
-from redis_client.settings import RedisSettings
 
 seeded = legacy_data.seeded  # the fixture
 
@@ -37,7 +37,7 @@ def test_engines_rerun_from_scratch_write_nothing(
 
     stats = run_posts_migration(redis_settings, batch_size=300, fresh=True)
     assert stats.created == 0 and stats.posts == seeded.valid_posts
-    client = connection.get_client(redis_settings)
+    client = pools.get_client(redis_settings)
     engine = AccountKeysMigration(client, batch_size=7)
     assert engine.checkpoint is not None
     engine.checkpoint.clear()

@@ -6,9 +6,9 @@ import legacy_data
 import redis
 from legacy_data import Seeded, run_cli
 
-from redis_client import keys
+from redis_client.core import keys
+from redis_client.core.settings import RedisSettings
 from redis_client.migrate.inventory import VALUE_PATTERN, classify, inventory
-from redis_client.settings import RedisSettings
 
 seeded = legacy_data.seeded  # the fixture
 

@@ -13,7 +13,7 @@ from typing import Any
 import redis
 from legacy_data import ROOT, applied, assert_posts_exact, run_cli, seed, usernames
 
-from redis_client import keys
+from redis_client.core import keys
 
 
 def test_posts_added_during_the_run(raw: redis.Redis, redis_db: Any) -> None:

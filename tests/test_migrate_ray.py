@@ -7,8 +7,8 @@ import pytest
 import redis
 from legacy_data import Seeded, account_records, assert_posts_exact, post_records, run_cli
 
+from redis_client.core.settings import RedisSettings
 from redis_client.migrate.distributed import partition_keys, partition_of
-from redis_client.settings import RedisSettings
 
 ray = pytest.importorskip("ray")
 pytestmark = pytest.mark.ray

@@ -13,7 +13,7 @@ import pytest
 import redis
 from legacy_data import ROOT, applied, assert_posts_exact, run_cli, seed
 
-from redis_client import keys
+from redis_client.core import keys
 
 POSTS = 50_000
 

@@ -9,7 +9,7 @@ import legacy_data
 import redis
 from legacy_data import Seeded, account_records, post_records, run_cli, snapshot
 
-from redis_client import keys
+from redis_client.core import keys
 
 seeded = legacy_data.seeded  # the fixture
 

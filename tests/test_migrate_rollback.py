@@ -13,9 +13,9 @@ from legacy_data import (
     snapshot,
 )
 
-from redis_client import keys
+from redis_client.core import keys
+from redis_client.core.settings import RedisSettings
 from redis_client.migrate.posts import migrate_post_keys
-from redis_client.settings import RedisSettings
 
 seeded = legacy_data.seeded  # the fixture
 

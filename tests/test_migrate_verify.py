@@ -8,7 +8,7 @@ import legacy_data
 import redis
 from legacy_data import Seeded, run_cli
 
-from redis_client import keys
+from redis_client.core import keys
 
 seeded = legacy_data.seeded  # the fixture
 

@@ -17,7 +17,8 @@ from pydantic import ValidationError
 
 from models import Post, TwitterAccount, binding
 from models.account import SECRET_FIELDS
-from redis_client import indexes, keys, translate
+from redis_client import translate
+from redis_client.core import keys
 from redis_client.db import RedisDB
 
 POST_INDEX = Post._meta.index_name
@@ -84,7 +85,7 @@ def test_record_key_namespace(redis_db: RedisDB, raw: redis.Redis) -> None:
     assert keys.model_key(keys.POST_PREFIX, "tw1") in model_keys
     assert keys.model_key(keys.ACCOUNT_PREFIX, "alice") in model_keys
     legacy = {k.decode() for k in raw.scan_iter()} - model_keys
-    assert legacy == {"posted_tweets:alice"}
+    assert legacy == {"posted_tweets:alice", "function_variables"}
 
 
 def test_twitter_account_round_trip(redis_db: RedisDB, raw: redis.Redis) -> None:
@@ -137,7 +138,7 @@ def test_first_model_operation_on_a_fresh_server_creates_indexes(
     assert index_names(raw) == {POST_INDEX, ACCOUNT_INDEX}
     for model in (Post, TwitterAccount):
         stored_hash = stored(raw, keys.schema_hash_key(model._meta.index_name)).decode()
-        assert stored_hash == indexes.schema_hash(model)
+        assert stored_hash == model.index_spec().schema_hash()
 
 
 def test_first_classic_write_creates_indexes(redis_db: RedisDB, raw: redis.Redis) -> None:
@@ -185,7 +186,7 @@ def test_schema_change_is_detected_and_rebuilt(
     caplog.set_level(logging.INFO)
     found = Post.find(Post.sender_username == "alice").sort_by("-timestamp").all()
     assert [p.id for p in found] == [f"tw{i}" for i in reversed(range(30))]
-    assert stored(raw, keys.schema_hash_key(POST_INDEX)).decode() == indexes.schema_hash(Post)
+    assert stored(raw, keys.schema_hash_key(POST_INDEX)).decode() == Post.index_spec().schema_hash()
     assert "rebuilding" in caplog.text
     info = raw.execute_command("FT.INFO", POST_INDEX)
     assert b"sender_username" in repr(info).encode()
@@ -200,7 +201,7 @@ def test_stored_schema_hash_mismatch_rebuilds(
     binding.forget()
     caplog.set_level(logging.INFO)
     assert Post.find(Post.accounts == "alice").count() == 20
-    assert stored(raw, keys.schema_hash_key(POST_INDEX)).decode() == indexes.schema_hash(Post)
+    assert stored(raw, keys.schema_hash_key(POST_INDEX)).decode() == Post.index_spec().schema_hash()
     rebuilt = [r.getMessage() for r in caplog.records if "rebuilding" in r.getMessage()]
     assert len(rebuilt) == 1 and POST_INDEX in rebuilt[0]  # the account index was left alone
     assert [a.username for a in TwitterAccount.find().all()] == ["alice"]

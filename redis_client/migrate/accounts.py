@@ -26,8 +26,9 @@ import redis
 
 from models.account import TwitterAccount
 
-from .. import connection, keys, scripts, translate
-from ..settings import RedisSettings
+from .. import translate
+from ..core import keys, pools, scripts
+from ..core.settings import RedisSettings
 from .engine import KeyMigration, key_name
 from .options import RunOptions
 from .report import StepStats, bad_item
@@ -228,7 +229,7 @@ def fetch_records(client: redis.Redis, accounts: list[LegacyAccount]) -> list[di
 
 def migrate_accounts(settings: RedisSettings, migration_id: str, options: RunOptions) -> StepStats:
     """The accounts step over the whole keyspace (what ``0003_accounts`` runs)."""
-    client = connection.get_client(settings, decode=False)
+    client = pools.get_client(settings, decode=False)
     engine = AccountKeysMigration(
         client, migration_id, batch_size=options.batch_size, dry_run=options.dry_run,
         progress=options.progress,
@@ -241,6 +242,6 @@ def rollback_accounts(settings: RedisSettings, migration_id: str) -> int:
     """Delete every ``TwitterAccount`` record and this migration's state."""
     from .cleanup import delete_matching
 
-    client = connection.get_client(settings, decode=False)
+    client = pools.get_client(settings, decode=False)
     deleted = delete_matching(client, keys.model_pattern(keys.ACCOUNT_PREFIX), "ReJSON-RL")
     return deleted + delete_matching(client, keys.migration_state_pattern(migration_id))

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import redis
 
-from .. import keys
+from ..core import keys
 from .report import BadEntry
 
 _COUNTERS = ("items", "created", "updated", "skipped", "keys", "processed")

@@ -10,9 +10,9 @@ import argparse
 import sys
 from typing import Any
 
-from .. import connection
-from ..errors import MigrationRefusedError
-from ..settings import RedisSettings, load_settings
+from ..core import pools, readiness
+from ..core.errors import MigrationRefusedError
+from ..core.settings import RedisSettings, load_settings
 from .options import DEFAULT_BATCH_SIZE
 from .report import StepStats
 
@@ -73,7 +73,7 @@ def _positive(text: str) -> int:
 def _settings() -> RedisSettings:
     """Settings of a server that answers; a clear error (exit 2) saying why otherwise."""
     settings = load_settings()
-    connection.ensure_ready(settings, settings.startup_wait)
+    readiness.ensure_ready(settings, settings.startup_wait)
     return settings
 
 
@@ -179,7 +179,7 @@ def _status(args: argparse.Namespace) -> int:
 
     settings = _settings()
     if args.report:
-        client = connection.get_client(settings, decode=False)
+        client = pools.get_client(settings, decode=False)
         n = 0
         for entry in iter_report(client, args.report):
             n += 1

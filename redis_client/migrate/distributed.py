@@ -13,8 +13,8 @@ import time
 import zlib
 from collections import Counter
 
-from .. import connection, keys
-from ..settings import RedisSettings
+from ..core import keys, pools
+from ..core.settings import RedisSettings
 from .options import SCAN_COUNT
 from .posts import migrate_post_keys
 from .report import SAMPLE_SIZE, StepStats
@@ -33,7 +33,7 @@ def partition_name(index: int, workers: int) -> str:
 
 def partition_keys(settings: RedisSettings, index: int, workers: int) -> list[bytes]:
     """This partition's source keys, sorted (one name per account: small even for 1M posts)."""
-    client = connection.get_client(settings)
+    client = pools.get_client(settings)
     pattern = keys.prefix_pattern(keys.POSTED_TWEETS)
     scanned = client.scan_iter(match=pattern, count=SCAN_COUNT)
     return sorted({k for k in scanned if partition_of(k, workers) == index})

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
-import redis
-
-from .. import connection, indexes, keys
-from ..settings import RedisSettings
+from ..core import indexes
+from ..core.connector import Connector
+from ..core.drivers import SyncDriver
+from ..core.settings import RedisSettings
 from .options import RunOptions
 from .report import StepStats
 
@@ -17,37 +16,23 @@ log = logging.getLogger("redis_client.migrate")
 MIGRATION_ID = "0001_indexes"
 
 
-def _models() -> list[Any]:
+def _specs() -> list[indexes.IndexSpec]:
     import models  # noqa: F401  (registers Post and TwitterAccount)
-    from models import binding
 
-    return binding.registered_models()
-
-
-def outdated_indexes(client: redis.Redis) -> list[str]:
-    """Names of the model indexes that are missing or whose schema changed."""
-    existing = {n.decode() if isinstance(n, bytes) else str(n) for n in client.execute_command("FT._LIST")}
-    out = []
-    for model in _models():
-        name = model._meta.index_name
-        stored = client.get(keys.schema_hash_key(name))
-        stored = stored.decode() if isinstance(stored, bytes) else stored
-        if name not in existing or stored != indexes.schema_hash(model):
-            out.append(name)
-    return out
+    return indexes.registered()
 
 
 def create_indexes(settings: RedisSettings, migration_id: str, options: RunOptions) -> StepStats:
-    client = connection.get_client(settings, decode=True)
+    driver = SyncDriver(Connector(settings))
     stats = StepStats(migration_id, unit="indexes", dry_run=options.dry_run)
     options.results.append(stats)
-    todo = outdated_indexes(client)
-    stats.items = len(_models())
+    todo = driver.run(indexes.outdated(_specs()))
+    stats.items = len(_specs())
     if options.dry_run:
         stats.created = len(todo)
         stats.notes += [f"would create or rebuild index {name}" for name in todo]
         return stats
-    built = indexes.ensure_indexes(client, _models())
+    built = driver.run(indexes.ensure_indexes(_specs()))
     stats.created = len(built)
     stats.notes += [f"created or rebuilt index {name}" for name in built]
     return stats
@@ -57,7 +42,6 @@ def drop_indexes(settings: RedisSettings, migration_id: str) -> int:
     """Drop the model indexes (the records stay) and their schema hashes."""
     from models import binding
 
-    client = connection.get_client(settings, decode=True)
-    indexes.drop_indexes(client, _models())
+    SyncDriver(Connector(settings)).run(indexes.drop_indexes(_specs()))
     binding.forget()  # this process would otherwise believe them still there
     return 0

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 
 import redis
 
-from .. import connection, keys
-from ..settings import RedisSettings
+from ..core import keys, pools
+from ..core.settings import RedisSettings
 from .options import SCAN_COUNT
 
 #: Keys matching no pattern kept for printing (all are counted).
@@ -103,7 +103,7 @@ def classify(key: str, kind: str) -> tuple[str | None, str]:
 
 
 def inventory(settings: RedisSettings) -> Inventory:
-    client = connection.get_client(settings, decode=False)
+    client = pools.get_client(settings, decode=False)
     result = Inventory()
     cursor = 0
     while True:

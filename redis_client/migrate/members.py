@@ -24,8 +24,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from models.post import Post
 
 from .. import translate
-from ..codec import POST_MEMBER_FIELDS
-from ..errors import InvalidPostError
+from ..core.codec import POST_MEMBER_FIELDS
+from ..core.errors import InvalidPostError
 
 
 def _member_model() -> type[BaseModel]:

@@ -13,7 +13,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from ..settings import RedisSettings, load_settings
+from ..core.settings import RedisSettings, load_settings
 from .progress import LogProgress, Progress
 
 if TYPE_CHECKING:

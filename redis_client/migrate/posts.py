@@ -22,8 +22,8 @@ from typing import Any
 
 import redis
 
-from .. import connection, keys, scripts
-from ..settings import RedisSettings
+from ..core import keys, pools, scripts
+from ..core.settings import RedisSettings
 from . import members
 from .engine import KeyMigration, key_name
 from .options import DEFAULT_BATCH_SIZE, ProgressFactory, RunOptions, log_progress
@@ -219,7 +219,7 @@ def migrate_posts(settings: RedisSettings, migration_id: str, options: RunOption
         )
         options.results.append(stats)
         return stats
-    client = connection.get_client(settings, decode=False)
+    client = pools.get_client(settings, decode=False)
     engine = PostKeysMigration(
         client, migration_id, batch_size=options.batch_size, dry_run=options.dry_run,
         progress=options.progress,
@@ -244,7 +244,7 @@ def migrate_post_keys(
     For a driver that splits the keyspace (e.g. Ray tasks): each partition resumes on its own;
     records are the same whichever partition writes them first.
     """
-    client = connection.get_client(settings, decode=False)
+    client = pools.get_client(settings, decode=False)
     engine = PostKeysMigration(
         client, migration_id, batch_size=batch_size, dry_run=dry_run, progress=progress,
         partition=partition,
@@ -263,10 +263,10 @@ def run_posts_migration(
     """Run the posts migration and return its stats (``posts``, ``seconds``, ``posts_per_second``,
     ``skipped``). For benchmarks: ``fresh`` forgets a previous checkpoint first (records stay).
     """
-    from ..settings import load_settings
+    from ..core.settings import load_settings
 
     settings = settings or load_settings()
-    client = connection.get_client(settings, decode=False)
+    client = pools.get_client(settings, decode=False)
     engine = PostKeysMigration(client, migration_id, batch_size=batch_size, progress=progress)
     if fresh and engine.checkpoint is not None:
         engine.checkpoint.clear()
@@ -277,6 +277,6 @@ def rollback_posts(settings: RedisSettings, migration_id: str) -> int:
     """Delete every ``Post`` record and this migration's state; returns the number of keys deleted."""
     from .cleanup import delete_matching
 
-    client = connection.get_client(settings, decode=False)
+    client = pools.get_client(settings, decode=False)
     deleted = delete_matching(client, keys.model_pattern(keys.POST_PREFIX), "ReJSON-RL")
     return deleted + delete_matching(client, keys.migration_state_pattern(migration_id))

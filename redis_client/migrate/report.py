@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import redis
 
-from .. import keys
+from ..core import keys
 
 #: Characters of a bad post member shown in reports. twitter_data values are never shown.
 PREVIEW_CHARS = 80

@@ -9,9 +9,9 @@ Finished checkpoints are reset first; an interrupted resync resumes from its own
 
 from __future__ import annotations
 
-from .. import connection, keys
-from ..errors import MigrationRefusedError
-from ..settings import RedisSettings
+from ..core import keys, pools
+from ..core.errors import MigrationRefusedError
+from ..core.settings import RedisSettings
 from .accounts import MIGRATION_ID as ACCOUNTS_ID
 from .accounts import migrate_accounts
 from .options import DEFAULT_BATCH_SIZE, SCAN_COUNT, ProgressFactory, RunOptions, log_progress
@@ -50,7 +50,7 @@ def resync(
 
 def reset_finished_checkpoints(settings: RedisSettings, migration_id: str) -> int:
     """Forget the checkpoints (and done-key sets) of finished partitions; keep unfinished ones."""
-    client = connection.get_client(settings)
+    client = pools.get_client(settings)
     prefix = keys.migration_state(f"{migration_id}:checkpoint:")
     reset = 0
     for key in client.scan_iter(match=keys.escape_glob(prefix) + "*", count=SCAN_COUNT):

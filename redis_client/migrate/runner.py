@@ -16,9 +16,9 @@ from typing import Any, TypeVar
 import redis
 import redis.asyncio
 
-from .. import connection, keys
-from ..errors import MigrationRefusedError
-from ..settings import RedisSettings
+from ..core import keys, pools
+from ..core.errors import MigrationRefusedError
+from ..core.settings import RedisSettings
 from . import options as run_options
 from .checkpoint import Checkpoint
 from .options import DEFAULT_BATCH_SIZE, SCAN_COUNT, ProgressFactory, RunOptions, log_progress
@@ -138,7 +138,7 @@ class MigrationInfo:
 
 
 def status(settings: RedisSettings) -> list[MigrationInfo]:
-    client = connection.get_client(settings, decode=False)
+    client = pools.get_client(settings, decode=False)
 
     async def work(migrator: Any) -> list[MigrationInfo]:
         found = await migrator.discover_migrations()
@@ -167,7 +167,7 @@ def rollback(settings: RedisSettings, migration_id: str | None = None) -> list[s
     An interrupted (started, not applied) run is rolled back too: its partial records go.
     Returns the ids rolled back.
     """
-    client = connection.get_client(settings, decode=False)
+    client = pools.get_client(settings, decode=False)
 
     async def work(migrator: Any) -> list[str]:
         found = await migrator.discover_migrations()
@@ -206,5 +206,5 @@ def has_state(client: redis.Redis, migration_id: str) -> bool:
 
 
 def applied_migrations(settings: RedisSettings) -> set[str]:
-    client = connection.get_client(settings, decode=True)
+    client = pools.get_client(settings, decode=True)
     return {str(m) for m in client.smembers(keys.APPLIED_MIGRATIONS)}

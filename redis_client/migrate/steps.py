@@ -18,9 +18,11 @@ from typing import Any
 import redis.asyncio
 from aredis_om.model.migrations.data import BaseMigration
 
-from .. import capabilities, connection
-from ..errors import MigrationRefusedError
-from ..settings import RedisSettings
+from ..core import capabilities, pools
+from ..core.connector import Connector
+from ..core.drivers import SyncDriver
+from ..core.errors import MigrationRefusedError
+from ..core.settings import RedisSettings
 from . import options as run_options
 from .options import RunOptions
 from .report import StepStats
@@ -90,7 +92,7 @@ async def down(migration: Any, step: DownStep) -> None:
 async def can_run(migration: Any) -> bool:
     """False (DataMigrator then skips it, not marking it applied) without the JSON/search modules."""
     settings = run_options.current().resolved_settings()
-    caps = capabilities.probe(connection.get_client(settings))
+    caps = _probe(settings)
     if not caps.models:
         log.error(
             "%s cannot run: %s %s",
@@ -101,7 +103,7 @@ async def can_run(migration: Any) -> bool:
 
 def require_models(settings: RedisSettings) -> None:
     """Raise :class:`MigrationRefusedError` when the server lacks the JSON or search module."""
-    caps = capabilities.probe(connection.get_client(settings))
+    caps = _probe(settings)
     if not caps.models:
         raise MigrationRefusedError(
             f"refusing to migrate: the Redis server at {settings.describe()} {caps.problem()}. "
@@ -125,12 +127,17 @@ async def check_same_server(migration: Any, settings: RedisSettings) -> None:
             f"{type(exc).__name__}. Point REDIS_OM_URL at the same server as REDIS_URL "
             f"({settings.describe()})."
         ) from None
-    ours = connection.get_client(settings).info("server")
+    ours = pools.get_client(settings).info("server")
     their_db = int(theirs.connection_pool.connection_kwargs.get("db", 0) or 0)
-    our_db = int(connection.get_pool(settings).connection_kwargs.get("db", 0) or 0)
+    our_db = int(pools.get_pool(settings).connection_kwargs.get("db", 0) or 0)
     if info.get("run_id") != ours.get("run_id") or their_db != our_db:
         raise MigrationRefusedError(
             "redis-om's connection (REDIS_OM_URL) and REDIS_URL point at different servers or "
             f"databases; the migration writes to {settings.describe()}. Point REDIS_OM_URL at "
             "the same server and database. Nothing was written."
         )
+
+
+def _probe(settings: RedisSettings) -> capabilities.Capabilities:
+    connector = Connector(settings)
+    return SyncDriver(connector).run(capabilities.probe(connector.database))

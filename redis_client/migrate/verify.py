@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 
 import redis
 
-from .. import connection, keys, translate
-from ..settings import RedisSettings
+from .. import translate
+from ..core import keys, pools
+from ..core.settings import RedisSettings
 from .accounts import fetch_records, read_accounts
 from .options import DEFAULT_BATCH_SIZE, SCAN_COUNT
 
@@ -70,7 +71,7 @@ class VerifyResult:
 
 
 def verify(settings: RedisSettings, batch_size: int = DEFAULT_BATCH_SIZE) -> VerifyResult:
-    client = connection.get_client(settings, decode=False)
+    client = pools.get_client(settings, decode=False)
     result = VerifyResult()
     for page in _scan(client, keys.prefix_pattern(keys.POSTED_TWEETS)):
         for key in page:

@@ -19,8 +19,8 @@ from typing import Any
 
 import redis
 
-from redis_client import keys
-from redis_client.codec import POST_MEMBER_FIELDS, post_member
+from redis_client.core import keys
+from redis_client.core.codec import POST_MEMBER_FIELDS, post_member
 
 #: Set to 1 to skip the 1M-post cases (a quick run of everything else).
 QUICK = os.environ.get("BENCH_QUICK", "") not in ("", "0")

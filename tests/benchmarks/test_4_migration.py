@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from models import Post
-from redis_client import keys
+from redis_client.core import keys
 
 from . import _harness as h
 
@@ -144,9 +144,9 @@ def test_ray_partitioned_migration_vs_single_process(bench: Any) -> None:
     """The same 100k legacy posts migrated by one process, then by Ray tasks (records dropped
     in between); Ray's start-up is outside the timing, its scheduling of the tasks inside."""
     ray = pytest.importorskip("ray")
+    from redis_client.core.settings import load_settings
     from redis_client.migrate.distributed import migrate_posts_on_ray
     from redis_client.migrate.posts import run_posts_migration
-    from redis_client.settings import load_settings
 
     total = 100_000
     bench.fresh()

@@ -1,10 +1,10 @@
-"""The legacy key layout, byte for byte, and the model-record namespace. The only place keys are built."""
+"""The legacy key layout, byte for byte, and the model-record namespace: the only place keys are built."""
 
 from __future__ import annotations
 
 import re
 
-from .errors import InvalidUsernameError
+from .errors import InvalidArgumentError, InvalidUsernameError
 
 POSTED_TWEETS = "posted_tweets"
 TWITTER_DATA = "twitter_data"
@@ -37,6 +37,8 @@ ACCOUNT_PREFIXES: tuple[str, ...] = (
 MODEL_NAMESPACE = "redis_client_om"
 POST_PREFIX = "post"
 ACCOUNT_PREFIX = "account"
+#: Never written: ``JSON.TYPE`` of it tells whether the server has the JSON module.
+PROBE_KEY = f"{MODEL_NAMESPACE}:probe"
 
 _GLOB_SPECIAL = re.compile(r"([\\*?\[\]])")
 
@@ -65,14 +67,19 @@ def twitter_data(username: str) -> str:
 
 def action_time(username: str, action_type: str) -> str:
     if not isinstance(action_type, str) or not action_type or ":" in action_type:
-        raise ValueError("action_type must be a non-empty str without ':'")
+        raise InvalidArgumentError("action_type must be a non-empty str without ':'")
     if action_type == MODEL_NAMESPACE:
-        raise ValueError(f"action_type {MODEL_NAMESPACE!r} is reserved for model records")
+        raise InvalidArgumentError(f"action_type {MODEL_NAMESPACE!r} is reserved for model records")
     return f"{action_type}:{check_username(username)}"
 
 
 def created_tweet(function_name: str) -> str:
     return f"{CREATED_TWEET}:{function_name}"
+
+
+def call_token(token: str) -> str:
+    """Marks one call of a non-idempotent write as done, so its retries do not repeat it."""
+    return f"{MODEL_NAMESPACE}:call:{token}"
 
 
 def send_partnership(username: str) -> str:
@@ -96,7 +103,7 @@ def username_from_key(key: str, prefix: str) -> str:
     """The full username of ``{prefix}:{username}`` (usernames may hold ':')."""
     head = prefix + ":"
     if not key.startswith(head):
-        raise ValueError(f"key does not start with {head!r}")
+        raise InvalidArgumentError(f"key does not start with {head!r}")
     return key[len(head) :]
 
 

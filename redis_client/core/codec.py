@@ -20,9 +20,15 @@ POST_MEMBER_FIELDS: tuple[str, ...] = (
 
 
 def decode_redis(src: Any) -> Any:
-    """Turn bytes (also inside lists, tuples, sets and dicts) into str, recursively."""
+    """Turn bytes (also inside lists, tuples, sets and dicts) into str, recursively.
+
+    The scalars a reply holds besides bytes (str, int, float, bool, None) pass through; like the
+    original tool's, any other type raises ``TypeError``.
+    """
     if isinstance(src, bytes):
         return src.decode("utf-8")
+    if src is None or isinstance(src, (str, int, float)):
+        return src
     if isinstance(src, list):
         return [decode_redis(x) for x in src]
     if isinstance(src, tuple):
@@ -31,7 +37,7 @@ def decode_redis(src: Any) -> Any:
         return {decode_redis(x) for x in src}
     if isinstance(src, dict):
         return {decode_redis(k): decode_redis(v) for k, v in src.items()}
-    return src
+    raise TypeError(f"decode_redis cannot decode a {type(src).__name__}")
 
 
 def encode_value(key: str, value: Any) -> str:
@@ -58,3 +64,10 @@ def decode_value(key: str, raw: bytes | str | None, default: Any = None) -> Any:
 def post_member(fields: dict[str, Any]) -> str:
     """The sorted-set member: ``json.dumps`` of the 7 fields in contract order."""
     return json.dumps({name: fields[name] for name in POST_MEMBER_FIELDS})
+
+
+def json_reply(reply: Any) -> Any:
+    """A ``JSON.GET`` reply as Python data: redis-py parses it already, or leaves text."""
+    if isinstance(reply, (bytes, str)):
+        return json.loads(reply)
+    return reply

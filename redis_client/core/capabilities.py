@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 
 import redis
 
+from . import keys
 from .errors import ModuleMissingError
-
-log = logging.getLogger(__name__)
+from .protocol import Call, Op, Pipeline
 
 
 @dataclass(frozen=True)
@@ -53,19 +52,17 @@ class Capabilities:
             )
 
 
-def probe(client: redis.Redis) -> Capabilities:
-    """Ask the server (COMMAND INFO) whether JSON.SET and FT.SEARCH exist."""
-    # Read the raw reply: redis-py's COMMAND INFO parser fails on the nil entry of an unknown command.
-    pool = client.connection_pool
-    conn = pool.get_connection()
-    try:
-        conn.send_command("COMMAND", "INFO", "JSON.SET", "FT.SEARCH")
-        info = conn.read_response()
-    except BaseException:
-        conn.disconnect()
-        raise
-    finally:
-        pool.release(conn)
-    json_ok, search_ok = (entry is not None for entry in info)
-    database = int(pool.connection_kwargs.get("db", 0) or 0)
-    return Capabilities(json=bool(json_ok), search=bool(search_ok), database=database)
+def probe(database: int) -> Op[Capabilities]:
+    """Ask the server, in one round trip, whether ``JSON.TYPE`` and ``FT._LIST`` exist.
+
+    Both are read-only and harmless; an unknown command (or one the ACL user may not run)
+    comes back as an error, which means the module cannot be used.
+    """
+    json_reply, search_reply = yield Pipeline(
+        (Call("execute_command", ("JSON.TYPE", keys.PROBE_KEY)), Call("execute_command", ("FT._LIST",)))
+    )
+    return Capabilities(
+        json=not isinstance(json_reply, redis.ResponseError),
+        search=not isinstance(search_reply, redis.ResponseError),
+        database=database,
+    )

@@ -1,7 +1,9 @@
-"""Server-side scripts: each is one atomic round trip that checks key types before any write.
+"""Server-side Lua scripts, each one atomic round trip, run by name through ``protocol.Script``.
 
-MULTI/EXEC would not do: a command failing inside EXEC (e.g. WRONGTYPE) does not undo the others,
-and the account list of a post needs a conditional append.
+A script is not rolled back when a command in it fails, so those that write two keys
+(``ADD_POSTS``, ``SAVE_LINK``) check the key types first and fail before any write. MULTI/EXEC
+would not do: a command failing inside EXEC (e.g. WRONGTYPE) does not undo the others, and the
+account list of a post needs a conditional append.
 """
 
 from __future__ import annotations
@@ -56,7 +58,8 @@ return added
 """
 
 #: KEYS[1] = {action_type}:{username}; KEYS[2] = account record key (optional).
-#: ARGV[1] = JSON number; ARGV[2] = JSON merge patch for the record.
+#: ARGV[1] = JSON number; ARGV[2] = JSON merge patch for the record. SET replaces a key of any
+#: type (as the original tool's SET did); the record is patched only when it is a JSON record.
 SET_ACTION_TIME = """#!lua
 redis.call('SET', KEYS[1], ARGV[1])
 if #KEYS > 1 and redis.call('TYPE', KEYS[2])['ok'] == 'ReJSON-RL' then
@@ -92,10 +95,15 @@ end
 return deleted
 """
 
-#: KEYS[1] = created_tweet:{function_name}; ARGV[1] = link. A link already listed is not pushed
-#: again, so a retry after a lost reply cannot duplicate it. Returns the list length.
-PUSH_LINK_ONCE = """#!lua
-if redis.call('LPOS', KEYS[1], ARGV[1]) == false then
+#: KEYS[1] = created_tweet:{function_name}; KEYS[2] = this call's token key. ARGV[1] = link;
+#: ARGV[2] = seconds the token lives. One entry per call, repeats included; a retry of the same
+#: call (same token) after a lost reply finds the token and appends nothing. Returns the length.
+SAVE_LINK = """#!lua
+local t = redis.call('TYPE', KEYS[1])['ok']
+if t ~= 'list' and t ~= 'none' then
+  return redis.error_reply('WRONGTYPE ' .. KEYS[1] .. ' holds a ' .. t .. ', not a list')
+end
+if redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[2]) then
   return redis.call('RPUSH', KEYS[1], ARGV[1])
 end
 return redis.call('LLEN', KEYS[1])

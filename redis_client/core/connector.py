@@ -1,0 +1,199 @@
+"""``Connector``: where a facade (or the models) connects, and what it learnt about that server.
+
+It holds the settings (read lazily: a bad value raises on first use, never at import), the sync
+clients (on the process-wide pools), one set of asyncio clients per event loop (a pool belongs
+to the loop that opened its connections), the registered Lua scripts of each client, and, per
+process, the server's capabilities and whether the model indexes were made ready. Nothing here
+connects at construction; the first client of a process (or loop) waits for the server up to
+``startup_wait``. A connector is picklable by its settings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import redis
+import redis.asyncio
+from redis.connection import parse_url
+
+from . import pools, readiness, scripts
+from .capabilities import Capabilities
+from .settings import RedisSettings, load_settings
+
+if TYPE_CHECKING:
+    from redis.asyncio.client import Redis as AsyncRedis
+    from redis.commands.core import AsyncScript
+    from redis.commands.core import Script as SyncScript
+
+log = logging.getLogger("redis_client")
+
+
+@dataclass
+class LoopState:
+    """The asyncio clients of one event loop."""
+
+    clients: dict[bool, AsyncRedis[Any]] = field(default_factory=dict)
+    scripts: dict[tuple[str, bool], AsyncScript] = field(default_factory=dict)
+    ready: bool = False
+    #: Serialises the startup wait within the loop.
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    #: Serialises the capabilities probe and the index checks within the loop.
+    models_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+class Connector:
+    def __init__(self, settings: RedisSettings | None = None) -> None:
+        self._settings = settings
+        self._lock = threading.Lock()
+        #: Held while capabilities and indexes are checked (one thread does it, the others wait).
+        self.models_lock = threading.Lock()
+        self._reset()
+
+    def _reset(self) -> None:
+        self._pid = os.getpid()
+        self._clients: dict[bool, redis.Redis[Any]] = {}
+        self._scripts: dict[tuple[str, bool], SyncScript] = {}
+        self._loops: dict[asyncio.AbstractEventLoop, LoopState] = {}
+        self.capabilities: Capabilities | None = None
+        self.indexes_ready = False
+        self._warned = False
+
+    def _check_pid(self) -> None:
+        if self._pid != os.getpid():  # forked: nothing of the parent's connections is usable
+            with self._lock:
+                if self._pid != os.getpid():
+                    self._reset()
+
+    # --- settings ---
+
+    @property
+    def settings(self) -> RedisSettings:
+        if self._settings is None:
+            self._settings = load_settings()
+        return self._settings
+
+    def reconfigure(self, settings: RedisSettings | None) -> None:
+        """Use other settings from the next command on (None: read the environment again)."""
+        with self._lock:
+            self._settings = settings
+            self._reset()
+
+    def describe(self) -> str:
+        return self._settings.describe() if self._settings else "settings from the environment"
+
+    @property
+    def database(self) -> int:
+        settings = self.settings
+        if settings.url and not settings.url.startswith("unix:"):
+            return int(parse_url(settings.url).get("db", 0) or 0)
+        return settings.db
+
+    # --- sync ---
+
+    def client(self, text: bool = False) -> redis.Redis[Any]:
+        """The sync client (bytes, or text with ``text``); the first of a process waits for the server."""
+        self._check_pid()
+        found = self._clients.get(text)
+        if found is not None:
+            return found
+        with self._lock:
+            found = self._clients.get(text)
+            if found is None:
+                settings = self.settings
+                if not self._clients:
+                    readiness.ensure_ready(settings, settings.startup_wait)
+                pool = pools.get_pool(settings, decode=text)
+                found = self._clients[text] = redis.Redis(connection_pool=pool)
+            return found
+
+    def script(self, name: str, text: bool = False) -> SyncScript:
+        found = self._scripts.get((name, text))
+        if found is None:
+            found = self.client(text).register_script(getattr(scripts, name))
+            self._scripts[(name, text)] = found
+        return found
+
+    # --- asyncio ---
+
+    def loop_state(self) -> LoopState:
+        """The running loop's clients (created empty on first use; no I/O)."""
+        self._check_pid()
+        loop = asyncio.get_running_loop()
+        state = self._loops.get(loop)
+        if state is None:
+            with self._lock:
+                for old in [lp for lp in self._loops if lp.is_closed()]:
+                    del self._loops[old]  # its connections cannot be used (or awaited) any more
+                state = self._loops.setdefault(loop, LoopState())
+        return state
+
+    def async_client_nowait(self, text: bool = False) -> AsyncRedis[Any]:
+        """The running loop's asyncio client, without waiting for the server."""
+        state = self.loop_state()
+        found = state.clients.get(text)
+        if found is None:
+            pool = pools.build_async_pool(self.settings, decode=text)
+            found = state.clients[text] = redis.asyncio.Redis(connection_pool=pool)
+        return found
+
+    async def async_client(self, text: bool = False) -> AsyncRedis[Any]:
+        """The running loop's asyncio client; the loop's first waits for the server."""
+        state = self.loop_state()
+        if not state.ready:
+            async with state.lock:
+                if not state.ready:
+                    settings = self.settings
+                    await readiness.aensure_ready(settings, settings.startup_wait)
+                    state.ready = True
+        return self.async_client_nowait(text)
+
+    def async_script(self, name: str, text: bool = False) -> AsyncScript:
+        state = self.loop_state()
+        found = state.scripts.get((name, text))
+        if found is None:
+            found = self.async_client_nowait(text).register_script(getattr(scripts, name))
+            state.scripts[(name, text)] = found
+        return found
+
+    async def aclose(self) -> None:
+        """Close the running loop's connections; a later command opens new ones."""
+        self._check_pid()
+        state = self._loops.pop(asyncio.get_running_loop(), None)
+        if state is not None:
+            for client in state.clients.values():
+                await client.connection_pool.disconnect()
+
+    # --- what the server can do (per process, for both APIs) ---
+
+    def remember(self, capabilities: Capabilities) -> None:
+        self.capabilities = capabilities
+        if not capabilities.models and not self._warned:
+            self._warned = True
+            log.warning(
+                "Redis at %s %s: model records are not written, "
+                "classic methods work on the legacy keys only",
+                self.describe(),
+                capabilities.problem(),
+            )
+
+    def forget_indexes(self) -> None:
+        self.indexes_ready = False
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Connector, (self._settings,))
+
+    def __repr__(self) -> str:
+        return f"<Connector {self.describe()}>"
+
+
+_shared = Connector()
+
+
+def shared() -> Connector:
+    """The process's default connector: the shared ``db`` of both APIs and the models use it."""
+    return _shared

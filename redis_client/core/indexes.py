@@ -1,0 +1,142 @@
+"""Search indexes of the models: created on first use, rebuilt when a model's schema changes.
+
+The models register an :class:`IndexSpec` each; this module knows nothing else about them. A
+schema's SHA-1 is kept under ``redis_client_om:schema:{index}``; when it differs from the code's,
+the index is dropped (never its documents) and created again. Check and rebuild run under
+redis-py's ``Lock``, so replicas starting together build each index once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+
+from . import keys
+from .protocol import Call, Locked, Op, Sleep
+
+log = logging.getLogger(__name__)
+
+#: How long to wait for a new index to finish indexing existing records.
+INDEXING_WAIT = 30.0
+#: Longest a process may hold, or wait for, the lock around an index rebuild.
+LOCK_TIMEOUT = 60.0
+
+
+@dataclass(frozen=True)
+class IndexSpec:
+    #: The index name (``FT.CREATE {name}``).
+    name: str
+    #: The model's name, for log lines.
+    label: str
+    #: FT.CREATE arguments after the name.
+    schema: Callable[[], list[str]]
+
+    def schema_hash(self) -> str:
+        return hashlib.sha1(" ".join(self.schema()).encode()).hexdigest()
+
+
+_registry: dict[str, IndexSpec] = {}
+
+
+def register(spec: IndexSpec) -> IndexSpec:
+    """Make ``spec`` one of the indexes ensured on first model use."""
+    _registry[spec.name] = spec
+    return spec
+
+
+def registered() -> list[IndexSpec]:
+    return list(_registry.values())
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def index_exists(name: str) -> Op[bool]:
+    try:
+        yield Call("execute_command", ("FT.INFO", name), text=True)
+        return True
+    except redis.ResponseError as exc:
+        message = str(exc).lower()
+        if "unknown index" in message or "no such index" in message:
+            return False
+        raise
+
+
+def _up_to_date(spec: IndexSpec, wanted: str) -> Op[bool]:
+    stored = yield Call("get", (keys.schema_hash_key(spec.name),), text=True)
+    if stored != wanted:
+        return False
+    return (yield from index_exists(spec.name))
+
+
+def _rebuild(spec: IndexSpec, wanted: str) -> Op[bool]:
+    if (yield from _up_to_date(spec, wanted)):
+        return False  # another process built it while we waited for the lock
+    if (yield from index_exists(spec.name)):
+        log.info("schema of %s changed: rebuilding index %s", spec.label, spec.name)
+        yield Call("execute_command", ("FT.DROPINDEX", spec.name), text=True)  # keeps the records
+    yield Call("execute_command", ("FT.CREATE", spec.name, *spec.schema()), text=True)
+    yield Call("set", (keys.schema_hash_key(spec.name), wanted), text=True)
+    log.info("created index %s", spec.name)
+    return True
+
+
+def ensure_index(spec: IndexSpec) -> Op[bool]:
+    """Create the index if missing or outdated; True when it (re)built it."""
+    wanted = spec.schema_hash()
+    if (yield from _up_to_date(spec, wanted)):
+        return False
+    built: bool = yield Locked(
+        keys.schema_lock_key(spec.name), LOCK_TIMEOUT, LOCK_TIMEOUT, _rebuild(spec, wanted)
+    )
+    yield from wait_indexed(spec.name)
+    return built
+
+
+def ensure_registered() -> Op[list[str]]:
+    """Ensure every registered index; the names of those (re)built."""
+    return (yield from ensure_indexes(registered()))
+
+
+def ensure_indexes(specs: Iterable[IndexSpec]) -> Op[list[str]]:
+    built = []
+    for spec in specs:
+        if (yield from ensure_index(spec)):
+            built.append(spec.name)
+    return built
+
+
+def wait_indexed(name: str, timeout: float = INDEXING_WAIT) -> Op[None]:
+    """Wait until the index has scanned the records that existed when it was created."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        info = yield Call("execute_command", ("FT.INFO", name), text=True)
+        fields = dict(zip(info[::2], info[1::2], strict=True)) if isinstance(info, list) else info
+        if _text(fields.get("indexing", 0)) == "0":
+            return
+        yield Sleep(0.05)
+    log.warning("index %s still indexing after %.0fs", name, timeout)
+
+
+def outdated(specs: Iterable[IndexSpec]) -> Op[list[str]]:
+    """Names of the indexes that are missing or whose schema changed (nothing is written)."""
+    out = []
+    for spec in specs:
+        if not (yield from _up_to_date(spec, spec.schema_hash())):
+            out.append(spec.name)
+    return out
+
+
+def drop_indexes(specs: Iterable[IndexSpec]) -> Op[None]:
+    """Drop the indexes (not the records) and their schema hashes."""
+    for spec in specs:
+        if (yield from index_exists(spec.name)):
+            yield Call("execute_command", ("FT.DROPINDEX", spec.name), text=True)
+        yield Call("delete", (keys.schema_hash_key(spec.name),), text=True)

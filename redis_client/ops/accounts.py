@@ -1,0 +1,152 @@
+"""Accounts: twitter_data, action times, partnerships, tweet links, the prompt map, removal."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+import uuid
+from typing import Any
+
+import redis
+
+from models.account import TwitterAccount
+from models.post import Post
+
+from ..core import keys
+from ..core.codec import decode_value, encode_value, json_reply
+from ..core.errors import InvalidArgumentError, InvalidArgumentTypeError, QueryValueError
+from ..core.protocol import Call, Models, Op, Script
+from ..core.scan import scan_all
+from ..core.settings import RedisSettings
+from .context import Context
+
+log = logging.getLogger("redis_client")
+
+TWEET_LINK = "https://twitter.com/i/web/status/{tweet_id}"
+
+
+def get_twitter_data_keys(ctx: Context) -> Op[list[str]]:
+    return [k.decode("utf-8") for k in (yield from scan_all(keys.prefix_pattern(keys.TWITTER_DATA)))]
+
+
+def get_active_twitter_accounts(ctx: Context) -> Op[list[str]]:
+    """Usernames with a ``twitter_data`` key (full names, ':' included)."""
+    names = yield from get_twitter_data_keys(ctx)
+    return [keys.username_from_key(k, keys.TWITTER_DATA) for k in names]
+
+
+def is_account_active(ctx: Context, username: str) -> Op[bool]:
+    return bool((yield Call("exists", (keys.twitter_data(username),))))
+
+
+def get_account_last_action_time(ctx: Context, username: str, action_type: str) -> Op[float]:
+    """Seconds since epoch of the last such action; 0.0 when never recorded."""
+    key = keys.action_time(username, action_type)
+    return float(decode_value(key, (yield Call("get", (key,)))) or 0)
+
+
+def update_account_last_action_time(
+    ctx: Context, username: str, action_type: str, timestamp: float
+) -> Op[None]:
+    """Record the time; also in the account's ``TwitterAccount`` record when it exists."""
+    key = keys.action_time(username, action_type)
+    if isinstance(timestamp, bool) or not isinstance(timestamp, (int, float)):
+        raise InvalidArgumentTypeError(f"timestamp for {key!r} must be a number")
+    if not math.isfinite(timestamp):
+        raise InvalidArgumentError(f"timestamp for {key!r} must be finite")
+    if not (yield Models()):
+        yield Call("set", (key, json.dumps(timestamp)))
+        return
+    field = action_type if action_type in TwitterAccount.model_fields else None
+    patch = {field: timestamp} if field else {"other_action_times": {action_type: timestamp}}
+    record = keys.model_key(keys.ACCOUNT_PREFIX, username)
+    yield Script("SET_ACTION_TIME", [key, record], [json.dumps(timestamp), json.dumps(patch)])
+
+
+def add_send_partnership(ctx: Context, username: str, partner_user_id: str) -> Op[None]:
+    yield Call("zadd", (keys.send_partnership(username), {partner_user_id: int(time.time())}))
+
+
+def get_send_partnership(ctx: Context, username: str) -> Op[list[str]]:
+    members = yield Call("zrange", (keys.send_partnership(username), 0, -1))
+    return [m.decode("utf-8") for m in members]
+
+
+def store_function_variables(ctx: Context) -> Op[dict[str, list[str]]]:
+    """Write the prompt-variable map under ``function_variables`` (services read it there)."""
+    mapping = {k: list(v) for k, v in ctx.function_variables.items()}
+    yield Call("set", (keys.FUNCTION_VARIABLES, encode_value(keys.FUNCTION_VARIABLES, mapping)))
+    return mapping
+
+
+def get_function_variables(ctx: Context) -> Op[dict[str, list[str]]]:
+    """The prompt-variable map; also stored under ``function_variables``."""
+    return (yield from store_function_variables(ctx))
+
+
+def link_token_ttl(settings: RedisSettings) -> int:
+    """Seconds a call's token must outlive every retry of that call (twice the worst case)."""
+    attempt = settings.socket_connect_timeout + settings.socket_timeout + settings.retry_backoff_cap
+    return max(60, math.ceil(2 * (settings.retries + 1) * attempt))
+
+
+def save_tweet_link(ctx: Context, function_name: str, tweet_id: str) -> Op[None]:
+    """Append the tweet's link to ``created_tweet:{function_name}``: one entry per call.
+
+    A token unique to this call is set by the same script, so a retry of the call after a lost
+    reply (redis-py's ``Retry`` sends it again) appends nothing more.
+    """
+    link = TWEET_LINK.format(tweet_id=tweet_id)
+    token = keys.call_token(uuid.uuid4().hex)
+    ttl = link_token_ttl(ctx.settings)
+    yield Script("SAVE_LINK", [keys.created_tweet(function_name), token], [link, ttl])
+
+
+def remove_account(ctx: Context, username: str) -> Op[int]:
+    """Delete the account's legacy keys and records; posts shared with others stay theirs.
+
+    Returns the number of keys deleted.
+    """
+    action_types = set(keys.ACTION_TYPES)
+    post_keys: list[str] = []
+    record = keys.model_key(keys.ACCOUNT_PREFIX, username)
+    if (yield Models()):
+        action_types |= yield from _other_action_types(record)
+        post_keys = yield from _post_record_keys(username)
+    legacy = keys.legacy_account_keys(username, tuple(sorted(action_types)))
+    plain = [*legacy, record]
+    deleted = yield Script("REMOVE_ACCOUNT", [*plain, *post_keys], [json.dumps(username), len(plain)])
+    log.info("removed account (%d keys deleted)", deleted)
+    return int(deleted)
+
+
+def _other_action_types(record: str) -> Op[set[str]]:
+    """Action types beyond the known ones that the account's record lists."""
+    try:
+        raw = yield Call("execute_command", ("JSON.GET", record, "$.other_action_times"))
+    except redis.ResponseError:  # not a JSON record: deleted like any account key
+        return set()
+    extra = json_reply(raw) if raw else None
+    if not extra or not isinstance(extra[0], dict):
+        return set()
+    return {a for a in extra[0] if isinstance(a, str) and ":" not in a}
+
+
+def _post_record_keys(username: str) -> Op[list[str]]:
+    """Record keys of the account's posts: its sorted set's ids and the index's matches."""
+    ids: set[str] = set()
+    for raw in (yield Call("zrange", (keys.posted_tweets(username), 0, -1))):
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            continue
+        if isinstance(value, dict) and value.get("id") is not None:
+            ids.add(str(value["id"]))
+    try:
+        found: list[Any] = yield from Post.find(Post.accounts == username)._all_op(1000)
+        ids.update(p.id for p in found)
+    except QueryValueError:
+        pass  # no exact query for this name: the sorted set's ids are all there is
+    return [keys.model_key(keys.POST_PREFIX, i) for i in sorted(ids)]

@@ -1,0 +1,109 @@
+"""Posts: the legacy sorted set ``posted_tweets:{username}`` and the ``Post`` records, in step."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Iterable
+from typing import Any
+
+import redis
+
+from models.post import Post
+
+from .. import translate
+from ..core import keys, scripts
+from ..core.errors import WriteConflictError
+from ..core.protocol import Call, Models, Op, Pipeline, Script
+from .context import Context
+
+log = logging.getLogger("redis_client")
+
+#: Posts per script call in ``add_user_posts`` (bounds the time the server spends in one call).
+BATCH_SIZE = 500
+
+
+def add_user_post(ctx: Context, username: str, post: Any) -> Op[None]:
+    """Validate, then write the legacy member and the ``Post`` record atomically.
+
+    ``post`` may be a ``Post``, a dict, or any object with the post attributes. Adding the
+    same post again changes nothing; the same id under another account adds that account
+    to the record's ``accounts`` (the first content written stays in the record).
+    """
+    yield from add_user_posts(ctx, username, [post])
+
+
+def add_user_posts(ctx: Context, username: str, posts: Iterable[Any]) -> Op[int]:
+    """Add many posts of one account; all are validated before anything is written.
+
+    Written in atomic batches of ``BATCH_SIZE``, pipelined in one round trip. Returns how many
+    members were new in the sorted set.
+    """
+    zkey = keys.posted_tweets(username)
+    valid = [translate.to_post(p) for p in posts]
+    if not valid:
+        return 0
+    with_records = yield Models()
+    calls = [
+        _batch_call(zkey, username, valid[i : i + BATCH_SIZE], with_records)
+        for i in range(0, len(valid), BATCH_SIZE)
+    ]
+    if len(calls) == 1:  # the common case: one call, without a pipeline's bookkeeping
+        try:
+            results: list[Any] = [(yield calls[0])]
+        except redis.ResponseError as exc:
+            results = [exc]
+    else:
+        results = yield Pipeline(calls)
+    added = 0
+    for result in results:
+        if isinstance(result, redis.ResponseError):
+            raise write_conflict(result) or result
+        added += int(result)
+    return added
+
+
+def _batch_call(zkey: str, username: str, batch: list[Post], with_records: bool) -> Script:
+    """One ``ADD_POSTS`` call: ZADD every member, and write or link every record."""
+    suffix = translate.accounts_suffix([username])
+    args: list[Any] = [json.dumps(username), "1"]
+    record_keys = []
+    for post in batch:
+        member = translate.member_of(post)
+        args += [post.timestamp, member]
+        args.append(translate.document_from_member(member, suffix) if with_records else "")
+        if with_records:
+            record_keys.append(keys.model_key(keys.POST_PREFIX, post.id))
+    return Script("ADD_POSTS", [zkey, *record_keys], args)
+
+
+def write_conflict(exc: redis.ResponseError) -> WriteConflictError | None:
+    """The script's type check as a :class:`WriteConflictError` naming the key.
+
+    Only the server's own message is kept (see ``scripts.server_message``).
+    """
+    message = scripts.server_message(exc)
+    if not message.startswith("WRONGTYPE "):
+        return None
+    return WriteConflictError(f"{message[len('WRONGTYPE '):]}: nothing was written")
+
+
+def get_user_posts(ctx: Context, username: str) -> Op[list[Post]]:
+    """The account's posts, oldest first, from the sorted set (malformed members skipped)."""
+    zkey = keys.posted_tweets(username)
+    return _parse(zkey, (yield Call("zrange", (zkey, 0, -1))))
+
+
+def get_user_posts_by_create_time(ctx: Context, username: str, second_ago: int = 10800) -> Op[list[Post]]:
+    """Posts of the last ``second_ago`` seconds, newest last."""
+    zkey = keys.posted_tweets(username)
+    now = int(time.time())
+    return _parse(zkey, (yield Call("zrangebyscore", (zkey, now - second_ago, now))))
+
+
+def _parse(zkey: str, raws: list[bytes]) -> list[Post]:
+    def warn(index: int, reason: str) -> None:
+        log.warning("skipped malformed member #%d of %s: %s", index, zkey, reason)
+
+    return translate.parse_members(raws, on_bad=warn)
