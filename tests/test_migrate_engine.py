@@ -22,10 +22,13 @@ import migrations
 from redis_client import translate
 from redis_client.core import keys
 from redis_client.core.codec import post_member
+from redis_client.core.connector import Connector
+from redis_client.core.drivers import SyncDriver
 from redis_client.core.errors import InvalidPostError
 from redis_client.core.settings import RedisSettings
-from redis_client.migrate import members, steps
+from redis_client.migrate import steps
 from redis_client.migrate.posts import PostKeysMigration, migrate_post_keys, run_posts_migration
+from redis_client.records import members
 
 seeded = legacy_data.seeded  # the fixture
 
@@ -117,9 +120,13 @@ def test_stats_function_for_benchmarks(
     assert len(post_records(raw)) == len(seeded.post_ids)
 
 
-def test_dry_run_engine_writes_nothing(raw: redis.Redis, seeded: Seeded) -> None:
+def test_dry_run_engine_writes_nothing(
+    raw: redis.Redis, seeded: Seeded, redis_settings: RedisSettings
+) -> None:
     before = raw.dbsize()
-    engine = PostKeysMigration(raw, batch_size=64, dry_run=True)
+    engine = PostKeysMigration(
+        raw, batch_size=64, dry_run=True, driver=SyncDriver(Connector(redis_settings))
+    )
     stats = engine.run_scan()
     assert stats.dry_run and stats.posts == seeded.valid_posts and stats.created >= len(seeded.post_ids)
     assert raw.dbsize() == before

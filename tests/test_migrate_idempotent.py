@@ -12,7 +12,8 @@ from legacy_data import (
     without_state,
 )
 
-from redis_client.core import pools
+from redis_client.core.connector import Connector
+from redis_client.core.drivers import SyncDriver
 from redis_client.core.settings import RedisSettings
 from redis_client.migrate.accounts import AccountKeysMigration
 from redis_client.migrate.posts import run_posts_migration
@@ -37,8 +38,8 @@ def test_engines_rerun_from_scratch_write_nothing(
 
     stats = run_posts_migration(redis_settings, batch_size=300, fresh=True)
     assert stats.created == 0 and stats.posts == seeded.valid_posts
-    client = pools.get_client(redis_settings)
-    engine = AccountKeysMigration(client, batch_size=7)
+    connector = Connector(redis_settings)
+    engine = AccountKeysMigration(connector.client(), batch_size=7, driver=SyncDriver(connector))
     assert engine.checkpoint is not None
     engine.checkpoint.clear()
     acc = engine.run_scan()

@@ -17,6 +17,7 @@ from typing import Any
 
 import redis
 
+from ..core.drivers import SyncDriver
 from .checkpoint import Checkpoint, Position
 from .options import SCAN_COUNT, ProgressFactory, log_progress
 from .progress import Progress
@@ -43,10 +44,13 @@ class KeyMigration(abc.ABC):
         dry_run: bool = False,
         progress: ProgressFactory = log_progress,
         partition: str = "scan",
+        driver: SyncDriver,
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
         self.client = client
+        #: Runs the record operations (``redis_client.records``) on the same server as ``client``.
+        self.driver = driver
         self.migration_id = migration_id
         self.batch_size = batch_size
         self.dry_run = dry_run

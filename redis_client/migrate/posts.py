@@ -1,19 +1,13 @@
-"""Legacy posts (``posted_tweets:{username}`` members) -> ``Post`` records.
+"""The posts step: ``Post`` records of the ``posted_tweets:{username}`` members.
 
-Records are written with the ``ADD_POSTS`` script in record-only mode (``ARGV[2] = '0'``): it never
-touches the sorted set, creates a record with ``JSON.SET ... NX`` and otherwise only adds the
-account to the record's ``accounts`` when missing. So writing a batch twice (after a crash) or a
-post that ``db.add_user_post`` wrote meanwhile changes nothing, and a post id met under two
-accounts is one record listing both.
-
-A sorted set is read in ZRANGE pages of at most ``batch_size`` members (never whole), small ones
-several per pipelined round trip; a batch of about ``batch_size`` posts, possibly from several
-keys, is written in one pipelined round trip.
+Records are written by ``redis_client.records.posts`` (record-only mode of the dual write's
+script: it never touches a sorted set). A sorted set is read in ZRANGE pages of at most
+``batch_size`` members (never whole), small ones several per pipelined round trip; a batch of
+about ``batch_size`` posts, possibly from several keys, is written in one pipelined round trip.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import deque
 from collections.abc import Iterable
@@ -22,9 +16,12 @@ from typing import Any
 
 import redis
 
-from ..core import keys, pools, scripts
+from ..core import keys, pools
+from ..core.connector import Connector
+from ..core.drivers import SyncDriver
 from ..core.settings import RedisSettings
-from . import members
+from ..records import members
+from ..records.posts import write_records
 from .engine import KeyMigration, key_name
 from .options import DEFAULT_BATCH_SIZE, ProgressFactory, RunOptions, log_progress
 from .report import StepStats, bad_item
@@ -38,11 +35,8 @@ MIGRATION_ID = "0002_posts"
 @dataclass
 class _Chunk:
     zkey: bytes
-    account: str  # JSON string of the username
-    posts: list[Any]  # members.PostMember
-    #: The script's KEYS and ARGV, built by the reader thread (the writer only sends them).
-    script_keys: list[Any]
-    script_args: list[Any]
+    username: str
+    posts: list[Any]  # members.parse results
 
 
 @dataclass
@@ -60,7 +54,6 @@ class PostKeysMigration(KeyMigration):
 
     def __init__(self, client: redis.Redis, migration_id: str = MIGRATION_ID, **kwargs: Any) -> None:
         super().__init__(client, migration_id, **kwargs)
-        self._script = client.register_script(scripts.ADD_POSTS)
         self._pending: list[_Chunk] = []
         self._pending_posts = 0
 
@@ -150,9 +143,7 @@ class PostKeysMigration(KeyMigration):
         posts = members.parse(raws, on_bad=bad)
         self.stats.items += len(posts)
         if posts:
-            account = json.dumps(source.username)
-            script_keys, script_args = _script_call(source.zkey, account, posts)
-            self._pending.append(_Chunk(source.zkey, account, posts, script_keys, script_args))
+            self._pending.append(_Chunk(source.zkey, source.username, posts))
             self._pending_posts += len(posts)
 
     def take_batch(self) -> list[_Chunk] | None:
@@ -162,33 +153,12 @@ class PostKeysMigration(KeyMigration):
     def write_batch(self, batch: list[_Chunk]) -> WriteOutcome:
         if self.dry_run:
             return self._count_new(batch)
-        outcome = WriteOutcome()
-        pipe = self.client.pipeline(transaction=False)
-        for chunk in batch:
-            self._script(keys=chunk.script_keys, args=chunk.script_args, client=pipe)
-        for chunk, reply in zip(batch, pipe.execute(raise_on_error=False), strict=True):
-            if isinstance(reply, Exception):
-                self._write_one_by_one(chunk, reply, outcome)
-            else:
-                outcome.created += int(reply)
+        written = self.driver.run(write_records([(c.zkey, c.username, c.posts) for c in batch]))
+        outcome = WriteOutcome(created=written.created)
+        zkey_of = {id(post): chunk.zkey for chunk in batch for post in chunk.posts}
+        for post, reason in written.failed:
+            outcome.failed.append(bad_item(key_name(zkey_of[id(post)]), reason, members.member_text(post)))
         return outcome
-
-    def _write_one_by_one(self, chunk: _Chunk, error: Exception, outcome: WriteOutcome) -> None:
-        """A batch call failed (a record key of a wrong type): write its posts singly, report the rest."""
-        log.warning(
-            "batch of %s failed (%s); writing its posts one by one",
-            key_name(chunk.zkey), scripts.server_message(error),
-        )
-        pipe = self.client.pipeline(transaction=False)
-        for post in chunk.posts:
-            script_keys, script_args = _script_call(chunk.zkey, chunk.account, [post])
-            self._script(keys=script_keys, args=script_args, client=pipe)
-        for post, reply in zip(chunk.posts, pipe.execute(raise_on_error=False), strict=True):
-            if isinstance(reply, Exception):
-                reason = f"cannot write the Post record of id {post.id!r}: {scripts.server_message(reply)}"
-                outcome.failed.append(bad_item(key_name(chunk.zkey), reason, members.member_text(post)))
-            else:
-                outcome.created += int(reply)
 
     def _count_new(self, batch: list[_Chunk]) -> WriteOutcome:
         ids = list(dict.fromkeys(post.id for chunk in batch for post in chunk.posts))
@@ -196,16 +166,6 @@ class PostKeysMigration(KeyMigration):
         for post_id in ids:
             pipe.exists(keys.model_key(keys.POST_PREFIX, post_id))
         return WriteOutcome(created=sum(1 for n in pipe.execute() if not n))
-
-
-def _script_call(zkey: bytes, account: str, posts: list[Any]) -> tuple[list[Any], list[Any]]:
-    """KEYS and ARGV of ``ADD_POSTS`` in record-only mode (score and member unused: empty)."""
-    script_keys: list[Any] = [zkey]
-    script_args: list[Any] = [account, "0"]
-    for post in posts:
-        script_keys.append(keys.model_key(keys.POST_PREFIX, post.id))
-        script_args += ("", "", members.document(post, account))
-    return script_keys, script_args
 
 
 def migrate_posts(settings: RedisSettings, migration_id: str, options: RunOptions) -> StepStats:
@@ -219,10 +179,10 @@ def migrate_posts(settings: RedisSettings, migration_id: str, options: RunOption
         )
         options.results.append(stats)
         return stats
-    client = pools.get_client(settings, decode=False)
+    connector = Connector(settings)
     engine = PostKeysMigration(
-        client, migration_id, batch_size=options.batch_size, dry_run=options.dry_run,
-        progress=options.progress,
+        connector.client(), migration_id, batch_size=options.batch_size, dry_run=options.dry_run,
+        progress=options.progress, driver=SyncDriver(connector),
     )
     options.results.append(engine.stats)
     return engine.run_scan()
@@ -244,10 +204,10 @@ def migrate_post_keys(
     For a driver that splits the keyspace (e.g. Ray tasks): each partition resumes on its own;
     records are the same whichever partition writes them first.
     """
-    client = pools.get_client(settings, decode=False)
+    connector = Connector(settings)
     engine = PostKeysMigration(
-        client, migration_id, batch_size=batch_size, dry_run=dry_run, progress=progress,
-        partition=partition,
+        connector.client(), migration_id, batch_size=batch_size, dry_run=dry_run, progress=progress,
+        partition=partition, driver=SyncDriver(connector),
     )
     return engine.run_keys(source_keys, total=total)
 
@@ -266,8 +226,11 @@ def run_posts_migration(
     from ..core.settings import load_settings
 
     settings = settings or load_settings()
-    client = pools.get_client(settings, decode=False)
-    engine = PostKeysMigration(client, migration_id, batch_size=batch_size, progress=progress)
+    connector = Connector(settings)
+    engine = PostKeysMigration(
+        connector.client(), migration_id, batch_size=batch_size, progress=progress,
+        driver=SyncDriver(connector),
+    )
     if fresh and engine.checkpoint is not None:
         engine.checkpoint.clear()
     return engine.run_scan(count_first=False)

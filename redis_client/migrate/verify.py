@@ -16,9 +16,11 @@ from dataclasses import dataclass, field
 import redis
 
 from .. import translate
-from ..core import keys, pools
+from ..core import keys
+from ..core.connector import Connector
+from ..core.drivers import SyncDriver
 from ..core.settings import RedisSettings
-from .accounts import fetch_records, read_accounts
+from ..records.accounts import CREATED, read_accounts, upsert
 from .options import DEFAULT_BATCH_SIZE, SCAN_COUNT
 
 #: Accounts with differences kept for printing (the totals count all).
@@ -71,13 +73,15 @@ class VerifyResult:
 
 
 def verify(settings: RedisSettings, batch_size: int = DEFAULT_BATCH_SIZE) -> VerifyResult:
-    client = pools.get_client(settings, decode=False)
+    connector = Connector(settings)
+    client = connector.client()
+    driver = SyncDriver(connector)
     result = VerifyResult()
     for page in _scan(client, keys.prefix_pattern(keys.POSTED_TWEETS)):
         for key in page:
             _verify_post_key(client, key, batch_size, result)
     for page in _scan(client, keys.prefix_pattern(keys.TWITTER_DATA)):
-        _verify_accounts(client, page, result)
+        _verify_accounts(driver, page, result)
     return result
 
 
@@ -148,26 +152,25 @@ def _accounts_of(reply: object) -> list[str] | None:
     return []
 
 
-def _verify_accounts(client: redis.Redis, page: list[bytes], result: VerifyResult) -> None:
+def _verify_accounts(driver: SyncDriver, page: list[bytes], result: VerifyResult) -> None:
     bad = [0]
 
     def count_bad(key: bytes | str, reason: str) -> None:
         if isinstance(key, bytes):  # a twitter_data key: the account is unusable
             bad[0] += 1  # (action-time problems, reported by name, only drop that time)
 
-    accounts = read_accounts(client, page, count_bad)
+    accounts = driver.run(read_accounts(page, count_bad))
     result.accounts_bad += bad[0]
     result.accounts += len(accounts)
-    for account, existing in zip(accounts, fetch_records(client, accounts), strict=True):
-        changed = account.changes(existing)
-        if not changed:
+    for account, done in zip(accounts, driver.run(upsert(accounts, check=True)), strict=True):
+        if not done.fields:
             continue
         diff = result.diff(account.username)
-        if changed == ["*"]:
+        if done.code == CREATED:
             result.accounts_missing += 1
             if diff is not None:
                 diff.account_missing = True
         else:
             result.accounts_stale += 1
             if diff is not None:
-                diff.stale_fields = changed
+                diff.stale_fields = list(done.fields)

@@ -1,4 +1,4 @@
-"""Fast parsing of legacy post members for the bulk migration.
+"""Fast parsing of legacy post members for the bulk jobs (migration, follower).
 
 ``translate.parse_member`` builds ``Post`` instances, whose redis-om ``__init__`` costs more
 than the rest of the migration together. Here a member is validated in two steps:
