@@ -13,6 +13,7 @@ from redis_om.search_reply import search_documents
 from redis_client.core import indexes, keys
 from redis_client.core.errors import CorruptRecordError
 from redis_client.core.protocol import Call, Models, Op
+from redis_client.core.settings import RedisSettings
 
 from . import binding
 from .query import SafeFindQuery
@@ -63,8 +64,11 @@ class RecordModel(JsonModel, abc.ABC):  # type: ignore[misc]
         return schema.replace(plain, plain + " CASESENSITIVE", 1)
 
     @classmethod
-    def schema_args(cls) -> list[str]:
-        """FT.CREATE arguments after the index name. Split on ' ' only: the separator is a control char."""
+    def schema_args(cls, settings: RedisSettings | None = None) -> list[str]:
+        """FT.CREATE arguments after the index name: redis-om's schema of the model's fields.
+
+        Split on ' ' only: the separator is a control char.
+        """
         return [part for part in cls.redisearch_schema().split(" ") if part]
 
     @classmethod

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 from pydantic import BeforeValidator, ConfigDict
 from redis_om import Field
@@ -73,8 +73,33 @@ class Post(RecordModel, index=True):  # type: ignore[call-arg]
         default_factory=list, index=True, case_sensitive=True, separator=TAG_SEPARATOR
     )
 
+    #: Fields the index leaves out (a query on them would silently match nothing).
+    NOT_INDEXED: ClassVar[frozenset[str]] = frozenset({"id"})
+
     class Meta:
         model_key_prefix = POST_PREFIX
+
+    @classmethod
+    def schema_args(cls, settings: RedisSettings | None = None) -> list[str]:
+        """The index of the documented queries only (see the README's memory figures).
+
+        Equality on ``sender_username``, ``accounts``, ``quoted_tweet_id``, ``is_reply_to`` and
+        ``is_news_summary_tweet``; ranges and sorting on ``timestamp``; the words (and phrases)
+        of ``text`` unless ``full_text_search`` is off. Not indexed: ``id`` (``Post.get`` reads
+        the key) and ``text`` as a tag. No highlighting, field bits or term frequencies:
+        results are sorted by time, never by relevance.
+        """
+        tag = ["TAG", "SEPARATOR", TAG_SEPARATOR, "CASESENSITIVE"]
+        args = ["ON", "JSON", "PREFIX", "1", cls.make_key(""), "NOHL", "NOFIELDS", "NOFREQS", "SCHEMA"]
+        args += ["$.sender_username", "AS", "sender_username", *tag]
+        args += ["$.timestamp", "AS", "timestamp", "NUMERIC", "SORTABLE"]
+        args += ["$.accounts[*]", "AS", "accounts", *tag]
+        args += ["$.quoted_tweet_id", "AS", "quoted_tweet_id", *tag]
+        args += ["$.is_reply_to", "AS", "is_reply_to", *tag]
+        args += ["$.is_news_summary_tweet", "AS", "is_news_summary_tweet", "TAG"]
+        if settings is None or settings.full_text_search:
+            args += ["$.text", "AS", "text_fts", "TEXT"]
+        return args
 
 
 indexes.register(Post.index_spec())

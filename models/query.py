@@ -28,7 +28,7 @@ from redis_om.model.model import (
 from redis_om.search_reply import search_total
 
 from redis_client.core.errors import QueryValueError
-from redis_client.core.protocol import Call, ForgetIndexes, Models, Op
+from redis_client.core.protocol import Call, CurrentSettings, ForgetIndexes, Models, Op
 
 from . import binding
 
@@ -44,6 +44,8 @@ _SPECIAL = re.compile(r"[\x00-\x2f\x3a-\x40\x5b-\x60\x7b-\x7f]")
 _TAG_BLANKS = " \t\n\v\f\r"
 _UNQUERYABLE = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
 _WORD = re.compile(r"\w+", re.UNICODE)
+#: How a clause on the words of a text field starts (user values never hold it: ':' is escaped).
+_FULL_TEXT = "_fts:"
 
 
 def check_tag_value(field_name: str, value: str) -> str:
@@ -118,6 +120,18 @@ class SafeFindQuery(FindQuery):  # type: ignore[misc]
     ) -> str:
         if parents:
             field_name = "_".join(p[0] for p in parents) + "_" + field_name
+        if field_name in getattr(model_class, "NOT_INDEXED", ()):
+            # The server would answer "no match" for a field its index lacks: refuse instead.
+            raise QueryValueError(f"{model_class.__name__}.{field_name} is not indexed for queries")
+        full_text = getattr(field_info, "full_text_search", False) is True
+        if full_text and isinstance(value, str) and op in (Operators.EQ, Operators.NE):
+            # Equality on a text field: its phrase in the index of words, then (in execute_op)
+            # only the records whose text is exactly the value. The index holds no whole-text tag.
+            words = _WORD.findall(value)
+            if not words:
+                raise QueryValueError(f"cannot query {field_name} for a value without words")
+            clause = f'@{field_name}_fts:"{" ".join(words)}"'
+            return clause if op is Operators.EQ else f"-({clause})"
         if field_type is RediSearchFieldTypes.TAG and isinstance(value, (str, list, tuple, set)):
             if isinstance(value, str) and op in (Operators.EQ, Operators.NE):
                 value = check_tag_value(field_name, value)
@@ -129,14 +143,10 @@ class SafeFindQuery(FindQuery):  # type: ignore[misc]
                 )
                 clause = f"(@{field_name}:{{{alts}}})"
                 return clause if op is Operators.IN else f"-{clause}"
-        if field_type is RediSearchFieldTypes.TEXT and isinstance(value, str):
-            if op is Operators.LIKE:
-                # Every word must occur (stemmed, as RediSearch does); no operator is honoured.
-                words = _WORD.findall(value)
-                return f"@{field_name}_fts:({' '.join(words)})" if words else ""
-            if op in (Operators.EQ, Operators.NE):
-                clause = f'@{field_name}_fts:"{escape_query_value(value)}"'
-                return clause if op is Operators.EQ else f"-({clause})"
+        if field_type is RediSearchFieldTypes.TEXT and isinstance(value, str) and op is Operators.LIKE:
+            # Every word must occur (stemmed, as RediSearch does); no operator is honoured.
+            words = _WORD.findall(value)
+            return f"@{field_name}_fts:({' '.join(words)})" if words else ""
         return str(
             super().resolve_value(field_name, field_type, field_info, op, value, [], model_class)
         )
@@ -158,6 +168,11 @@ class SafeFindQuery(FindQuery):  # type: ignore[misc]
         empty, a dropped index), it is made again and the search runs once more."""
         yield Models(require=True)
         args = tuple(self.query_args())
+        if _FULL_TEXT in self.query and not (yield CurrentSettings()).full_text_search:
+            raise QueryValueError(
+                "full-text search is off (REDIS_FULL_TEXT_SEARCH=false): the words of Post.text "
+                "are not indexed"
+            )
         try:
             return (yield Call("execute_command", args, text=True))
         except redis.ResponseError as exc:

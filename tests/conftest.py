@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -111,3 +113,90 @@ def run_in_threads(n: int, worker: Callable[[int], None]) -> list[BaseException]
     for th in threads:
         th.join()
     return errors
+
+
+class AsyncBridge:
+    """``AsyncRedisDB`` driven from synchronous test code: each coroutine method runs to completion
+    on the calling thread's own event loop, so one test body checks both facades.
+
+    ``bridge[key] = value`` and ``del bridge[key]`` stand for ``await db.set(...)`` and
+    ``await db.delete(...)`` (an ``AsyncRedisDB`` cannot assign by item); ``r`` is the sync
+    client of the same server, for the few tests that read raw data through the db.
+    """
+
+    def __init__(self, adb: Any, sync_db: Any) -> None:
+        self._adb = adb
+        self._sync = sync_db
+        self._local = threading.local()
+        self._loops: list[asyncio.AbstractEventLoop] = []
+        self._lock = threading.Lock()
+
+    def run(self, awaitable: Any) -> Any:
+        loop = getattr(self._local, "loop", None)
+        if loop is None:
+            loop = self._local.loop = asyncio.new_event_loop()
+            with self._lock:
+                self._loops.append(loop)
+        return loop.run_until_complete(awaitable)
+
+    def close(self) -> None:
+        for loop in self._loops:
+            loop.run_until_complete(self._adb.aclose())
+            loop.close()
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._adb, name)
+        if not inspect.iscoroutinefunction(attr):
+            return attr
+        return lambda *args, **kwargs: self.run(attr(*args, **kwargs))
+
+    def __getitem__(self, key: str) -> Any:
+        return self.run(self._adb[key])
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.run(self._adb.set(key, value))
+
+    def __delitem__(self, key: str) -> None:
+        self.run(self._adb.delete(key))
+
+    @property
+    def r(self) -> Any:
+        return self._sync.r
+
+    def __repr__(self) -> str:
+        return f"<AsyncBridge {self._adb!r}>"
+
+
+@pytest.fixture(params=["sync", "async"])
+def db(request: pytest.FixtureRequest, redis_db: Any, async_redis_db: Any) -> Iterator[Any]:
+    """The shared db of either facade (``RedisDB``, or ``AsyncRedisDB`` through :class:`AsyncBridge`)
+    on the flushed test server: a test written once checks that both behave the same."""
+    if request.param == "sync":
+        yield redis_db
+        return
+    bridge = AsyncBridge(async_redis_db, redis_db)
+    try:
+        yield bridge
+    finally:
+        bridge.close()
+
+
+@pytest.fixture(params=["sync", "async"])
+def new_db(request: pytest.FixtureRequest) -> Iterator[Callable[..., Any]]:
+    """``new_db(settings, **kwargs)``: a ``RedisDB``, or an ``AsyncRedisDB`` behind an
+    :class:`AsyncBridge`, with those settings (each test runs once per facade)."""
+    from redis_client.aio import AsyncRedisDB
+    from redis_client.db import RedisDB
+
+    bridges: list[AsyncBridge] = []
+
+    def make(settings: Any = None, **kwargs: Any) -> Any:
+        if request.param == "sync":
+            return RedisDB(settings, **kwargs)
+        bridge = AsyncBridge(AsyncRedisDB(settings, **kwargs), RedisDB(settings, **kwargs))
+        bridges.append(bridge)
+        return bridge
+
+    yield make
+    for bridge in bridges:
+        bridge.close()

@@ -17,11 +17,14 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 import redis
+from conftest import AsyncBridge
 from tls_proxy import Proxy
 
+from redis_client.aio import AsyncRedisDB
 from redis_client.core import keys
 from redis_client.core.settings import RedisSettings
 from redis_client.db import RedisDB
@@ -236,3 +239,34 @@ def test_reply_lost_after_the_write_then_retried_adds_nothing_twice(
     assert direct.zcard(keys.posted_tweets("alice")) == 2
     doc = json.loads(direct.execute_command("JSON.GET", keys.model_key(keys.POST_PREFIX, "once")))
     assert doc["accounts"] == ["alice"]
+
+
+@pytest.mark.parametrize("facade", ["sync", "async"])
+def test_tweet_link_reply_lost_then_retried_is_one_entry(
+    redis_server: EmbeddedRedis, direct: redis.Redis, facade: str
+) -> None:
+    """A repeated link is a second entry, but a retry of the same call is not (its token)."""
+    state = {"armed": False, "sent": False, "cut": False}
+
+    def lose_the_link_reply(direction: str, data: bytes) -> bool:
+        if direction == "up" and state["armed"] and b"EVALSHA" in data.upper():
+            state["sent"] = True
+        elif direction == "down" and state["sent"] and not state["cut"]:
+            state["cut"] = True
+            return True
+        return False
+
+    key = keys.created_tweet("answer_comment")
+    direct.delete(key)
+    with Proxy(redis_server.port, tap=lose_the_link_reply) as proxy:
+        settings = RedisSettings(url=proxy.url(), retries=3, startup_wait=5)  # type: ignore[call-arg]
+        db: Any = RedisDB(settings) if facade == "sync" else AsyncBridge(AsyncRedisDB(settings), None)
+        db.save_tweet_link("answer_comment", "42")
+        state["armed"] = True
+        db.save_tweet_link("answer_comment", "42")  # its reply is lost: retried
+        assert state["cut"]
+        state["armed"] = False
+        db.save_tweet_link("answer_comment", "42")
+        if facade == "async":
+            db.close()
+    assert direct.lrange(key, 0, -1) == [b"https://twitter.com/i/web/status/42"] * 3

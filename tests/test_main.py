@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import os
 import select
@@ -12,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import redis
 from conftest import HOSTILE_USERNAMES
 
@@ -45,7 +47,7 @@ def test_import_never_connects(tmp_path: Path) -> None:
     port = listener.getsockname()[1]
     try:
         code = (
-            "import redis_client.main as m, models, redis_client.ray_entrypoint\n"
+            "import redis_client.main as m, models, redis_client.ray_entrypoint, redis_client.aio\n"
             "from models import Post\n"
             "db = m.get_redis_db()\n"
             "assert db is m.db and repr(db)\n"
@@ -169,3 +171,44 @@ def test_decode_redis_on_real_replies(redis_db: RedisDB, raw: redis.Redis) -> No
     assert main.decode_redis(raw.smembers("s")) == {"a", "b"}
     assert main.decode_redis(raw.keys("twitter_data:*")) == ["twitter_data:é"]
     assert main.decode_redis(raw.get("missing")) is None
+
+
+FIRST_COMMAND = {
+    "sync": "from redis_client.main import db\nassert db.get('nothing') is None\n",
+    "async": (
+        "import asyncio\nfrom redis_client.aio import db\n"
+        "async def main():\n    assert await db.get('nothing') is None\n"
+        "asyncio.run(main())\n"
+    ),
+}
+
+
+@pytest.mark.parametrize("facade", ["sync", "async"])
+def test_prompt_map_is_stored_by_the_first_command_of_a_process(
+    redis_db: RedisDB, raw: redis.Redis, redis_settings, tmp_path: Path, facade: str
+) -> None:
+    """The original stored ``function_variables`` at startup and services read it there."""
+    raw.delete("function_variables")
+    code = "import redis_client.main, redis_client.aio\n" + FIRST_COMMAND[facade]
+    env = {"REDIS_URL": redis_settings.url}
+    imported_only = run_python("import redis_client.main, redis_client.aio", env, tmp_path)
+    assert imported_only.returncode == 0, imported_only.stderr
+    assert not raw.exists("function_variables"), "importing wrote the map"
+    result = run_python(code, env, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(raw.get("function_variables")) == main.db.function_variables
+    assert json.loads(raw.get("function_variables"))["create_tweet"] == [
+        "project_tweets", "my_tweets", "relevant_knowledge"
+    ]
+
+
+def test_prompt_map_is_stored_once_per_process(redis_db: RedisDB, raw: redis.Redis) -> None:
+    raw.delete("function_variables")
+    redis_db.get("x")  # the fixture's db already made its first command
+    assert not raw.exists("function_variables")
+    fresh = RedisDB(redis_db.settings)
+    fresh.get("x")
+    assert raw.exists("function_variables")
+    raw.delete("function_variables")
+    fresh.get("x")
+    assert not raw.exists("function_variables")

@@ -19,6 +19,7 @@ from models import Post, TwitterAccount, binding
 from models.account import SECRET_FIELDS
 from redis_client import translate
 from redis_client.core import keys
+from redis_client.core.settings import RedisSettings
 from redis_client.db import RedisDB
 
 POST_INDEX = Post._meta.index_name
@@ -362,3 +363,37 @@ def test_find_unicode_tag_values(redis_db: RedisDB) -> None:
     for i, name in enumerate(names):
         assert [p.id for p in Post.find(Post.sender_username == name).all()] == [f"tw{i}"], name
         assert [p.id for p in Post.find(Post.accounts == name).all()] == [f"tw{i}"], name
+
+
+# -- what the Post index holds (memory: only what documented queries use) -------------------------
+
+
+def test_post_index_holds_only_the_queried_fields(redis_db: RedisDB, raw: redis.Redis) -> None:
+    redis_db.add_user_post("alice", post(1))
+    info = raw.execute_command("FT.INFO", POST_INDEX)  # RESP3-style map on this server
+    names = {attr[b"attribute"] for attr in info[b"attributes"]}
+    assert names == {b"sender_username", b"timestamp", b"accounts", b"quoted_tweet_id",
+                     b"is_reply_to", b"is_news_summary_tweet", b"text_fts"}
+    with pytest.raises(ValueError, match="Post.id is not indexed"):
+        Post.find(Post.id == "tw1").all()
+    assert Post.get("tw1").id == "tw1"  # read by key, no index needed
+    # Equality on the text: the phrase in the word index, then the exact text only.
+    assert [p.id for p in Post.find(Post.text == "text 1").all()] == ["tw1"]
+    assert Post.find(Post.text == "text").all() == []
+
+
+def test_full_text_search_off_drops_the_text_field_and_refuses_word_queries(
+    redis_db: RedisDB, raw: redis.Redis, redis_settings: RedisSettings
+) -> None:
+    redis_db.add_user_posts("alice", [post(i) for i in range(5)])
+    assert Post.find(Post.text % "text").count() == 5
+    redis_db.reconfigure(redis_settings.model_copy(update={"full_text_search": False}))
+    try:
+        assert Post.find(Post.sender_username == "alice").count() == 5  # rebuilt, records kept
+        info = repr(raw.execute_command("FT.INFO", POST_INDEX))
+        assert "text_fts" not in info and "sender_username" in info
+        with pytest.raises(ValueError, match="REDIS_FULL_TEXT_SEARCH"):
+            Post.find(Post.text % "text").all()
+    finally:
+        redis_db.reconfigure(redis_settings)
+    assert Post.find(Post.text % "text").count() == 5  # on again: rebuilt with the words

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Iterator
@@ -12,6 +13,7 @@ from conftest import HOSTILE_USERNAMES, stored_json
 
 import models
 from models import Post, TwitterAccount, binding
+from redis_client.aio import AsyncRedisDB
 from redis_client.core.errors import InvalidPostError, ModuleMissingError, WriteConflictError
 from redis_client.core.settings import RedisSettings, load_settings
 from redis_client.db import RedisDB
@@ -177,6 +179,39 @@ def test_model_calls_name_the_missing_modules(db: RedisDB, plain: redis.Redis, c
     assert "JSON" in message
     assert "search" in message
     assert plain.dbsize() == 0
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: Post.find(Post.sender_username == "alice").aall(),
+        lambda: Post.find().acount(),
+        lambda: Post.find().afirst(),
+        lambda: Post.find().apage(0, 5),
+        lambda: Post.aget("1"),
+        lambda: TwitterAccount.find().aall(),
+    ],
+)
+def test_async_model_calls_name_the_missing_modules(db: RedisDB, plain: redis.Redis, call) -> None:
+    with pytest.raises(ModuleMissingError) as info:
+        asyncio.run(call())
+    assert "JSON" in str(info.value) and "search" in str(info.value)
+    assert plain.dbsize() == 0
+
+
+def test_async_classic_methods_work_on_legacy_keys_only(
+    db: RedisDB, plain: redis.Redis, plain_settings: RedisSettings
+) -> None:
+    async def scenario() -> None:
+        async with AsyncRedisDB(plain_settings) as adb:
+            assert await adb.add_user_posts("alice", [post(2, "alice"), post(1, "alice")]) == 2
+            assert [p.id for p in await adb.get_user_posts("alice")] == ["tw1", "tw2"]
+            await adb.update_account_last_action_time("alice", "last_likes_time", 3.0)
+            assert await adb.get_account_last_action_time("alice", "last_likes_time") == 3.0
+            assert await adb.remove_account("alice") == 2
+
+    asyncio.run(scenario())
+    assert {k.decode() for k in plain.keys("*")} == {"function_variables"}
 
 
 def test_missing_modules_warned_once_under_concurrent_first_use(

@@ -19,7 +19,6 @@ from conftest import post_fields as post_dict
 from models import Post
 from redis_client.core import keys
 from redis_client.core.errors import InvalidPostError, InvalidUsernameError, WriteConflictError
-from redis_client.db import RedisDB
 from redis_client.ops import posts
 
 FIELDS = (
@@ -51,7 +50,7 @@ def record(raw: redis.Redis, post_id: str) -> Any:
 
 
 def test_quickstart_post_round_trips_through_both_layouts(
-    redis_db: RedisDB, raw: redis.Redis
+    db: Any, raw: redis.Redis
 ) -> None:
     ts = int(time.time())
     post = Post(id="tw123", text="Hello world!", sender_username="alice", timestamp=ts)
@@ -60,7 +59,7 @@ def test_quickstart_post_round_trips_through_both_layouts(
         None,
         False,
     )
-    redis_db.add_user_post("alice", post)
+    db.add_user_post("alice", post)
 
     assert raw.type("posted_tweets:alice") == b"zset"
     expected = member(id="tw123", text="Hello world!", sender_username="alice", timestamp=ts)
@@ -70,7 +69,7 @@ def test_quickstart_post_round_trips_through_both_layouts(
     doc = record(raw, "tw123")
     assert doc == {**post.model_dump(exclude={"accounts"}), "accounts": ["alice"]}
 
-    got = redis_db.get_user_posts("alice")
+    got = db.get_user_posts("alice")
     assert [p.model_dump(exclude={"accounts"}) for p in got] == [
         post.model_dump(exclude={"accounts"})
     ]
@@ -79,7 +78,7 @@ def test_quickstart_post_round_trips_through_both_layouts(
     assert stored.accounts == ["alice"]
 
 
-def test_all_fields_are_written_in_contract_order(redis_db: RedisDB, raw: redis.Redis) -> None:
+def test_all_fields_are_written_in_contract_order(db: Any, raw: redis.Redis) -> None:
     post = Post(
         id="t2",
         text='multi\nline "quote" é漢🙂',
@@ -89,114 +88,114 @@ def test_all_fields_are_written_in_contract_order(redis_db: RedisDB, raw: redis.
         is_reply_to="t1",
         is_news_summary_tweet=True,
     )
-    redis_db.add_user_post("a:b", post)
+    db.add_user_post("a:b", post)
     [(got, score)] = raw.zrange("posted_tweets:a:b", 0, -1, withscores=True)
     assert got == json.dumps({f: getattr(post, f) for f in FIELDS}).encode()
     assert score == 1700000123.0
-    assert redis_db.get_user_posts("a:b")[0].model_dump() == post.model_dump(
+    assert db.get_user_posts("a:b")[0].model_dump() == post.model_dump(
         exclude={"accounts"}
     ) | {"accounts": []}
 
 
 @pytest.mark.parametrize("kind", ["post", "dict", "object"])
-def test_accepts_post_dict_or_object(redis_db: RedisDB, raw: redis.Redis, kind: str) -> None:
+def test_accepts_post_dict_or_object(db: Any, raw: redis.Redis, kind: str) -> None:
     data = post_dict(1, quoted_tweet_id="q9")
     obj: Any = {
         "post": Post(**data),
         "dict": dict(data),
         "object": SimpleNamespace(**data, unrelated=object()),
     }[kind]
-    redis_db.add_user_post("alice", obj)
+    db.add_user_post("alice", obj)
     assert raw.zrange("posted_tweets:alice", 0, -1) == [member(**data)]
     assert record(raw, "tw1") == {**json.loads(member(**data)), "accounts": ["alice"]}
 
 
-def test_get_user_posts_oldest_first(redis_db: RedisDB) -> None:
+def test_get_user_posts_oldest_first(db: Any) -> None:
     order = list(range(20))
     random.Random(7).shuffle(order)
     for i in order:
-        redis_db.add_user_post("alice", post_dict(i))
-    assert [p.id for p in redis_db.get_user_posts("alice")] == [f"tw{i}" for i in range(20)]
-    assert redis_db.get_user_posts("nobody") == []
+        db.add_user_post("alice", post_dict(i))
+    assert [p.id for p in db.get_user_posts("alice")] == [f"tw{i}" for i in range(20)]
+    assert db.get_user_posts("nobody") == []
 
 
-def test_get_user_posts_by_create_time(redis_db: RedisDB) -> None:
+def test_get_user_posts_by_create_time(db: Any) -> None:
     now = int(time.time())
     ages = {"old": 20000, "mid": 5000, "new": 100, "newer": 10}
     for name, age in ages.items():
-        redis_db.add_user_post("bob", {"id": name, "text": name, "sender_username": "bob",
+        db.add_user_post("bob", {"id": name, "text": name, "sender_username": "bob",
                                        "timestamp": now - age})
-    assert [p.id for p in redis_db.get_user_posts_by_create_time("bob")] == ["mid", "new", "newer"]
-    assert [p.id for p in redis_db.get_user_posts_by_create_time("bob", 1000)] == ["new", "newer"]
-    assert [p.id for p in redis_db.get_user_posts_by_create_time("bob", second_ago=30000)] == [
+    assert [p.id for p in db.get_user_posts_by_create_time("bob")] == ["mid", "new", "newer"]
+    assert [p.id for p in db.get_user_posts_by_create_time("bob", 1000)] == ["new", "newer"]
+    assert [p.id for p in db.get_user_posts_by_create_time("bob", second_ago=30000)] == [
         "old", "mid", "new", "newer"
     ]
-    assert redis_db.get_user_posts_by_create_time("nobody") == []
+    assert db.get_user_posts_by_create_time("nobody") == []
 
 
 # -- idempotence and shared posts ----------------------------------------------------------------
 
 
-def test_same_post_added_twice_changes_nothing(redis_db: RedisDB, raw: redis.Redis) -> None:
-    redis_db.add_user_post("alice", post_dict(1))
+def test_same_post_added_twice_changes_nothing(db: Any, raw: redis.Redis) -> None:
+    db.add_user_post("alice", post_dict(1))
     before = snapshot(raw)
-    redis_db.add_user_post("alice", post_dict(1))
-    redis_db.add_user_post("alice", Post(**post_dict(1)))
-    assert redis_db.add_user_posts("alice", [post_dict(1), post_dict(1)]) == 0
+    db.add_user_post("alice", post_dict(1))
+    db.add_user_post("alice", Post(**post_dict(1)))
+    assert db.add_user_posts("alice", [post_dict(1), post_dict(1)]) == 0
     assert snapshot(raw) == before
 
 
-def test_same_id_under_two_accounts_is_one_record(redis_db: RedisDB, raw: redis.Redis) -> None:
-    redis_db.add_user_post("alice", post_dict(5, "alice"))
-    redis_db.add_user_post("bob", post_dict(5, "alice"))
-    redis_db.add_user_post("alice", post_dict(5, "alice"))
+def test_same_id_under_two_accounts_is_one_record(db: Any, raw: redis.Redis) -> None:
+    db.add_user_post("alice", post_dict(5, "alice"))
+    db.add_user_post("bob", post_dict(5, "alice"))
+    db.add_user_post("alice", post_dict(5, "alice"))
     assert raw.zcard("posted_tweets:alice") == 1
     assert raw.zcard("posted_tweets:bob") == 1
     assert record(raw, "tw5")["accounts"] == ["alice", "bob"]
     assert len(list(raw.scan_iter(match=keys.model_key(keys.POST_PREFIX, "*")))) == 1
 
 
-def test_record_saved_by_the_model_gets_the_account(redis_db: RedisDB, raw: redis.Redis) -> None:
+def test_record_saved_by_the_model_gets_the_account(db: Any, raw: redis.Redis) -> None:
     Post(**post_dict(3)).save()
     assert record(raw, "tw3")["accounts"] == []
-    redis_db.add_user_post("alice", post_dict(3))
+    db.add_user_post("alice", post_dict(3))
     assert record(raw, "tw3")["accounts"] == ["alice"]
 
 
-def test_record_without_accounts_field_gets_one(redis_db: RedisDB, raw: redis.Redis) -> None:
+def test_record_without_accounts_field_gets_one(db: Any, raw: redis.Redis) -> None:
     doc = json.loads(member(**post_dict(4)))
     raw.execute_command("JSON.SET", keys.model_key(keys.POST_PREFIX, "tw4"), "$", json.dumps(doc))
-    redis_db.add_user_post("alice", post_dict(4))
+    db.add_user_post("alice", post_dict(4))
     assert record(raw, "tw4")["accounts"] == ["alice"]
 
 
 # -- batches -------------------------------------------------------------------------------------
 
 
-def test_add_user_posts_many_in_batches(redis_db: RedisDB, raw: redis.Redis) -> None:
+def test_add_user_posts_many_in_batches(db: Any, raw: redis.Redis) -> None:
     n = posts.BATCH_SIZE * 2 + 37
     data = [post_dict(i) for i in range(n)]
-    assert redis_db.add_user_posts("alice", data) == n
+    assert db.add_user_posts("alice", data) == n
     assert raw.zcard("posted_tweets:alice") == n
     assert Post.find(Post.accounts == "alice").count() == n
-    assert redis_db.add_user_posts("alice", data[:10] + [post_dict(n)]) == 1
-    assert [p.id for p in redis_db.get_user_posts("alice")] == [f"tw{i}" for i in range(n + 1)]
-    assert redis_db.add_user_posts("alice", []) == 0
-    assert redis_db.add_user_posts("alice", iter([post_dict(n + 1)])) == 1
+    assert db.add_user_posts("alice", data[:10] + [post_dict(n)]) == 1
+    assert [p.id for p in db.get_user_posts("alice")] == [f"tw{i}" for i in range(n + 1)]
+    assert db.add_user_posts("alice", []) == 0
+    assert db.add_user_posts("alice", iter([post_dict(n + 1)])) == 1
 
 
-def test_add_user_posts_validates_all_before_writing(redis_db: RedisDB, raw: redis.Redis) -> None:
+def test_add_user_posts_validates_all_before_writing(db: Any, raw: redis.Redis) -> None:
     before = snapshot(raw)
     bad = [post_dict(i) for i in range(posts.BATCH_SIZE + 10)] + [post_dict(9999, timestamp="x")]
     with pytest.raises(InvalidPostError, match="timestamp"):
-        redis_db.add_user_posts("alice", bad)
+        db.add_user_posts("alice", bad)
     assert snapshot(raw) == before
 
 
 # -- legacy data written by other services --------------------------------------------------------
 
 
-def test_legacy_members_are_read_back(redis_db: RedisDB, raw: redis.Redis) -> None:
+def test_legacy_members_are_read_back(db: Any, raw: redis.Redis) -> None:
     legacy = [
         # Missing the optional fields.
         (json.dumps({"id": "m1", "text": "short", "sender_username": "bob", "timestamp": 1}), 1),
@@ -214,7 +213,7 @@ def test_legacy_members_are_read_back(redis_db: RedisDB, raw: redis.Redis) -> No
         ('{"timestamp":1700000005,"sender_username":"bob","text":"c","id":"m5"}', 1700000005),
     ]
     raw.zadd("posted_tweets:bob", {m: s for m, s in legacy})
-    got = redis_db.get_user_posts("bob")
+    got = db.get_user_posts("bob")
     assert [p.id for p in got] == ["m1", "m2", "1234567890123456789", "m4", "m5"]
     assert got[0].quoted_tweet_id is None and got[0].is_news_summary_tweet is False
     assert got[1].is_news_summary_tweet is True
@@ -226,11 +225,11 @@ def test_legacy_members_are_read_back(redis_db: RedisDB, raw: redis.Redis) -> No
     ]
 
 
-def test_fractional_timestamp_member_by_create_time(redis_db: RedisDB, raw: redis.Redis) -> None:
+def test_fractional_timestamp_member_by_create_time(db: Any, raw: redis.Redis) -> None:
     now = time.time()
     raw.zadd("posted_tweets:bob", {json.dumps({"id": "f", "text": "t", "sender_username": "bob",
                                                "timestamp": now - 60.5}): now - 60.5})
-    assert [p.id for p in redis_db.get_user_posts_by_create_time("bob", 3600)] == ["f"]
+    assert [p.id for p in db.get_user_posts_by_create_time("bob", 3600)] == ["f"]
 
 
 MALFORMED = [
@@ -253,7 +252,7 @@ MALFORMED = [
 
 
 def test_malformed_members_are_skipped_with_a_warning(
-    redis_db: RedisDB, raw: redis.Redis, caplog: pytest.LogCaptureFixture
+    db: Any, raw: redis.Redis, caplog: pytest.LogCaptureFixture
 ) -> None:
     good = [member(**post_dict(i, "bob")) for i in range(3)]
     now = time.time()
@@ -261,7 +260,7 @@ def test_malformed_members_are_skipped_with_a_warning(
     raw.zadd("posted_tweets:bob", {m: now - 25 + i * 0.001 for i, m in enumerate(MALFORMED)})
     caplog.set_level(logging.WARNING, logger="redis_client")
 
-    got = redis_db.get_user_posts("bob")
+    got = db.get_user_posts("bob")
     assert [p.id for p in got] == ["tw0", "tw1", "tw2"]
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == len(MALFORMED)
@@ -269,42 +268,42 @@ def test_malformed_members_are_skipped_with_a_warning(
     assert "SECRET-member-text" not in caplog.text
 
     caplog.clear()
-    recent = redis_db.get_user_posts_by_create_time("bob", 3600)
+    recent = db.get_user_posts_by_create_time("bob", 3600)
     assert [p.id for p in recent] == ["tw0", "tw1", "tw2"]
     assert len(caplog.records) == len(MALFORMED)
 
 
-def test_only_malformed_members(redis_db: RedisDB, raw: redis.Redis, caplog) -> None:
+def test_only_malformed_members(db: Any, raw: redis.Redis, caplog) -> None:
     raw.zadd("posted_tweets:bob", {b"{": 1})
     with caplog.at_level(logging.WARNING, logger="redis_client"):
-        assert redis_db.get_user_posts("bob") == []
+        assert db.get_user_posts("bob") == []
     assert len(caplog.records) == 1
 
 
 # -- hostile usernames ---------------------------------------------------------------------------
 
 
-def test_hostile_usernames(redis_db: RedisDB, raw: redis.Redis) -> None:
+def test_hostile_usernames(db: Any, raw: redis.Redis) -> None:
     for i, name in enumerate(HOSTILE_USERNAMES):
-        redis_db.add_user_post(name, post_dict(i, name))
+        db.add_user_post(name, post_dict(i, name))
     for i, name in enumerate(HOSTILE_USERNAMES):
         assert raw.zrange(f"posted_tweets:{name}".encode(), 0, -1) == [member(**post_dict(i, name))]
-        assert [p.id for p in redis_db.get_user_posts(name)] == [f"tw{i}"]
+        assert [p.id for p in db.get_user_posts(name)] == [f"tw{i}"]
         assert record(raw, f"tw{i}")["accounts"] == [name]
     assert len(list(raw.scan_iter(match="posted_tweets:*"))) == len(HOSTILE_USERNAMES)
 
 
 @pytest.mark.parametrize("username", ["", None, 5])
-def test_bad_username_is_a_clear_error(redis_db: RedisDB, raw: redis.Redis, username) -> None:
+def test_bad_username_is_a_clear_error(db: Any, raw: redis.Redis, username) -> None:
     before = snapshot(raw)
     with pytest.raises(InvalidUsernameError):
-        redis_db.add_user_post(username, post_dict(1))
+        db.add_user_post(username, post_dict(1))
     with pytest.raises(InvalidUsernameError):
-        redis_db.add_user_posts(username, [])
+        db.add_user_posts(username, [])
     with pytest.raises(InvalidUsernameError):
-        redis_db.get_user_posts(username)
+        db.get_user_posts(username)
     with pytest.raises(InvalidUsernameError):
-        redis_db.get_user_posts_by_create_time(username)
+        db.get_user_posts_by_create_time(username)
     assert snapshot(raw) == before
 
 
@@ -334,25 +333,25 @@ def test_bad_username_is_a_clear_error(redis_db: RedisDB, raw: redis.Redis, user
     ],
 )
 def test_invalid_post_writes_nothing(
-    redis_db: RedisDB, raw: redis.Redis, change: dict[str, Any], field: str
+    db: Any, raw: redis.Redis, change: dict[str, Any], field: str
 ) -> None:
-    redis_db.add_user_post("alice", post_dict(0))
+    db.add_user_post("alice", post_dict(0))
     before = snapshot(raw)
     secret_text = "SECRET-post-text-6d1"
     bad = post_dict(1, text=secret_text) | change
     with pytest.raises(InvalidPostError) as info:
-        redis_db.add_user_post("alice", bad)
+        db.add_user_post("alice", bad)
     assert field in str(info.value)
     assert secret_text not in str(info.value)
     assert snapshot(raw) == before
 
 
 @pytest.mark.parametrize("bad", [None, 42, "a string", {"id": "only"}, SimpleNamespace(id="x")])
-def test_not_a_post_writes_nothing(redis_db: RedisDB, raw: redis.Redis, bad: Any) -> None:
-    redis_db.add_user_post("alice", post_dict(0))
+def test_not_a_post_writes_nothing(db: Any, raw: redis.Redis, bad: Any) -> None:
+    db.add_user_post("alice", post_dict(0))
     before = snapshot(raw)
     with pytest.raises(InvalidPostError):
-        redis_db.add_user_post("alice", bad)
+        db.add_user_post("alice", bad)
     assert snapshot(raw) == before
 
 
@@ -360,23 +359,23 @@ def test_not_a_post_writes_nothing(redis_db: RedisDB, raw: redis.Redis, bad: Any
 
 
 def test_posted_tweets_key_of_wrong_type_leaves_both_layouts(
-    redis_db: RedisDB, raw: redis.Redis
+    db: Any, raw: redis.Redis
 ) -> None:
     raw.set("posted_tweets:carol", "a plain string")
     before = snapshot(raw)
     with pytest.raises(WriteConflictError, match="posted_tweets:carol"):
-        redis_db.add_user_post("carol", post_dict(1, "carol"))
+        db.add_user_post("carol", post_dict(1, "carol"))
     with pytest.raises(WriteConflictError):
-        redis_db.add_user_posts("carol", [post_dict(i, "carol") for i in range(3)])
+        db.add_user_posts("carol", [post_dict(i, "carol") for i in range(3)])
     assert snapshot(raw) == before
     assert record(raw, "tw1") is None
 
 
 @pytest.mark.parametrize("kind", ["string", "hash", "list"])
 def test_record_key_of_wrong_type_leaves_both_layouts(
-    redis_db: RedisDB, raw: redis.Redis, kind: str
+    db: Any, raw: redis.Redis, kind: str
 ) -> None:
-    redis_db.add_user_post("dave", post_dict(0, "dave"))
+    db.add_user_post("dave", post_dict(0, "dave"))
     record_key = keys.model_key(keys.POST_PREFIX, "tw2")
     if kind == "string":
         raw.set(record_key, "not json")
@@ -386,17 +385,17 @@ def test_record_key_of_wrong_type_leaves_both_layouts(
         raw.rpush(record_key, "x")
     before = snapshot(raw)
     with pytest.raises(WriteConflictError, match="tw2"):
-        redis_db.add_user_post("dave", post_dict(2, "dave"))
+        db.add_user_post("dave", post_dict(2, "dave"))
     # In a batch, the posts before and after the bad one are not written either.
     with pytest.raises(WriteConflictError):
-        redis_db.add_user_posts("dave", [post_dict(i, "dave") for i in range(1, 5)])
+        db.add_user_posts("dave", [post_dict(i, "dave") for i in range(1, 5)])
     assert snapshot(raw) == before
 
 
 # -- threads -------------------------------------------------------------------------------------
 
 
-def test_threads_exact_counts(redis_db: RedisDB, raw: redis.Redis) -> None:
+def test_threads_exact_counts(db: Any, raw: redis.Redis) -> None:
     n_threads, n_writes = 8, 150
     barrier = threading.Barrier(n_threads)
 
@@ -406,13 +405,13 @@ def test_threads_exact_counts(redis_db: RedisDB, raw: redis.Redis) -> None:
             # Two threads per account; every post id is also added under a shared account.
             own = f"user{t % 4}"
             data = post_dict(t * 1000 + i, own)
-            redis_db.add_user_post(own, data)
-            redis_db.add_user_post("shared:all", data)
+            db.add_user_post(own, data)
+            db.add_user_post("shared:all", data)
 
     assert run_in_threads(n_threads, worker) == []
     for a in range(4):
         assert raw.zcard(f"posted_tweets:user{a}") == 2 * n_writes
-        assert len(redis_db.get_user_posts(f"user{a}")) == 2 * n_writes
+        assert len(db.get_user_posts(f"user{a}")) == 2 * n_writes
     assert raw.zcard("posted_tweets:shared:all") == n_threads * n_writes
     assert Post.find().count() == n_threads * n_writes
     assert Post.find(Post.accounts == "shared:all").count() == n_threads * n_writes
@@ -421,7 +420,7 @@ def test_threads_exact_counts(redis_db: RedisDB, raw: redis.Redis) -> None:
 
 
 def test_threads_adding_the_same_posts_to_different_accounts(
-    redis_db: RedisDB, raw: redis.Redis
+    db: Any, raw: redis.Redis
 ) -> None:
     n_threads, n_posts = 8, 150
     barrier = threading.Barrier(n_threads)
@@ -429,7 +428,7 @@ def test_threads_adding_the_same_posts_to_different_accounts(
     def worker(t: int) -> None:
         barrier.wait()
         for i in range(n_posts):
-            redis_db.add_user_post(f"acc{t}", post_dict(i, "origin"))
+            db.add_user_post(f"acc{t}", post_dict(i, "origin"))
 
     assert run_in_threads(n_threads, worker) == []
     assert Post.find().count() == n_posts
@@ -441,15 +440,15 @@ def test_threads_adding_the_same_posts_to_different_accounts(
 
 
 def test_malformed_members_never_combine_into_posts(
-    redis_db: RedisDB, raw: redis.Redis, caplog: pytest.LogCaptureFixture
+    db: Any, raw: redis.Redis, caplog: pytest.LogCaptureFixture
 ) -> None:
     # Each is broken on its own; joined with ',' they would read as two valid objects.
     first = b'{"id": "1", "text": "t", "sender_username": "u", "timestamp": 1}, {"id": "2"'
     second = b'"text": "t", "sender_username": "u", "timestamp": 2}'
     raw.zadd("posted_tweets:u", {first: 1, second: 2})
     with caplog.at_level(logging.WARNING, logger="redis_client"):
-        assert redis_db.get_user_posts("u") == []
+        assert db.get_user_posts("u") == []
     assert len(caplog.records) == 2
     good = member(**post_dict(3, "u"))
     raw.zadd("posted_tweets:u", {good: 3})
-    assert [p.id for p in redis_db.get_user_posts("u")] == ["tw3"]
+    assert [p.id for p in db.get_user_posts("u")] == ["tw3"]

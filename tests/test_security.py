@@ -110,7 +110,7 @@ def bot_settings(server: EmbeddedRedis, **overrides: Any) -> RedisSettings:
     return load_settings(**values)
 
 
-def exercise_everything(db: RedisDB) -> None:
+def exercise_everything(db: Any) -> None:
     """Every RedisDB method and a model query, as an ACL-restricted user would run them."""
     post = {"id": "9001", "text": "hello over acl", "sender_username": "alice",
             "timestamp": 1_700_000_000}
@@ -151,12 +151,12 @@ def exercise_everything(db: RedisDB) -> None:
 
 
 def test_acl_user_limited_to_the_project_keys_can_do_everything(
-    acl_server: EmbeddedRedis, admin: redis.Redis, bound: Any
+    acl_server: EmbeddedRedis, admin: redis.Redis, bound: Any, new_db: Any
 ) -> None:
     admin.flushall()
     settings = bot_settings(acl_server)
     bound(settings)
-    db = RedisDB(settings)
+    db = new_db(settings)
     exercise_everything(db)
     # ... and the ACL does bite: other keys and dangerous commands are refused.
     for command in (("GET", "other:key"), ("SET", "session:x", "1"), ("FLUSHALL",),
@@ -203,10 +203,11 @@ def test_bad_credentials_fail_at_once_with_a_clear_error(
     caplog: pytest.LogCaptureFixture,
     overrides: dict[str, Any],
     expected: str,
+    new_db: Any,
 ) -> None:
     caplog.set_level(logging.DEBUG)
     settings = bot_settings(acl_server, startup_wait=10, **overrides)
-    db = RedisDB(settings)
+    db = new_db(settings)
     started = time.monotonic()
     with pytest.raises(CredentialsError) as info:
         db.get("app:k")
@@ -249,7 +250,7 @@ def tls_settings(tls: TlsFiles, port: int, **overrides: Any) -> RedisSettings:
 
 def test_tls_end_to_end_with_client_certificate(
     redis_db: RedisDB, redis_server: EmbeddedRedis, tls: TlsFiles, bound: Any,
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, new_db: Any,
 ) -> None:
     with Proxy(redis_server.port, ssl_context=tls.server_context()) as proxy:
         monkeypatch.delenv("REDIS_URL")
@@ -262,29 +263,29 @@ def test_tls_end_to_end_with_client_certificate(
         settings = load_settings()
         assert settings.describe() == f"rediss://127.0.0.1:{proxy.port}/0"
         bound(settings)
-        db = RedisDB(settings)
+        db = new_db(settings)
         db.add_user_post("tls-user", {"id": "t1", "text": "over tls", "sender_username": "tls-user",
                                       "timestamp": 1_700_000_000})
         assert [p.id for p in db.get_user_posts("tls-user")] == ["t1"]
         assert [p.id for p in Post.find(Post.sender_username == "tls-user").all()] == ["t1"]
         assert proxy.accepted >= 1, "the traffic went through the TLS proxy"
         # The same through a rediss:// URL.
-        url_db = RedisDB(load_settings(url=proxy.url("rediss"), ssl_ca_certs=str(tls.ca),
+        url_db = new_db(load_settings(url=proxy.url("rediss"), ssl_ca_certs=str(tls.ca),
                                        ssl_certfile=str(tls.client_cert),
                                        ssl_keyfile=str(tls.client_key)))
         assert [p.id for p in url_db.get_user_posts("tls-user")] == ["t1"]
         # The plain protocol on the TLS port does not work.
-        plain = RedisDB(load_settings(host="127.0.0.1", port=proxy.port, ssl=False,
+        plain = new_db(load_settings(host="127.0.0.1", port=proxy.port, ssl=False,
                                       startup_wait=0.3))
         with pytest.raises(redis.ConnectionError):
             plain.get("x")
 
 
 def test_tls_certificate_from_another_ca_is_refused_at_once(
-    redis_server: EmbeddedRedis, tls: TlsFiles
+    redis_server: EmbeddedRedis, tls: TlsFiles, new_db: Any
 ) -> None:
     with Proxy(redis_server.port, ssl_context=tls.server_context()) as proxy:
-        db = RedisDB(tls_settings(tls, proxy.port, ssl_ca_certs=str(tls.other_ca),
+        db = new_db(tls_settings(tls, proxy.port, ssl_ca_certs=str(tls.other_ca),
                                   startup_wait=10))
         started = time.monotonic()
         with pytest.raises(TLSVerificationError, match="certificate verify failed") as info:

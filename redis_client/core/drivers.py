@@ -17,7 +17,18 @@ from redis.exceptions import NoScriptError, ResponseError
 from . import indexes
 from .capabilities import probe
 from .connector import Connector
-from .protocol import Call, ForgetIndexes, Locked, Models, Op, Pipeline, Request, Script, Sleep
+from .protocol import (
+    Call,
+    CurrentSettings,
+    ForgetIndexes,
+    Locked,
+    Models,
+    Op,
+    Pipeline,
+    Request,
+    Script,
+    Sleep,
+)
 
 T = TypeVar("T")
 
@@ -33,7 +44,7 @@ def models_ready(connector: Connector, require: bool) -> Op[bool]:
             caps.require_models(connector.describe())
         return False
     if not connector.indexes_ready:
-        yield from indexes.ensure_registered()
+        yield from indexes.ensure_registered(connector.settings)
         connector.indexes_ready = True
     return True
 
@@ -105,6 +116,8 @@ class SyncDriver:
                 return self.run(request.body)
         if isinstance(request, ForgetIndexes):
             return c.forget_indexes()
+        if isinstance(request, CurrentSettings):
+            return c.settings
         raise TypeError(f"unknown request {request!r}")
 
     def _pipeline(self, request: Pipeline) -> list[Any]:
@@ -172,6 +185,8 @@ class AsyncDriver:
                 return await self.run(request.body)
         if isinstance(request, ForgetIndexes):
             return c.forget_indexes()
+        if isinstance(request, CurrentSettings):
+            return c.settings
         raise TypeError(f"unknown request {request!r}")
 
     async def _pipeline(self, request: Pipeline) -> list[Any]:

@@ -19,6 +19,7 @@ import redis
 
 from . import keys
 from .protocol import Call, Locked, Op, Sleep
+from .settings import RedisSettings
 
 log = logging.getLogger(__name__)
 
@@ -34,11 +35,11 @@ class IndexSpec:
     name: str
     #: The model's name, for log lines.
     label: str
-    #: FT.CREATE arguments after the name.
-    schema: Callable[[], list[str]]
+    #: FT.CREATE arguments after the name, for these settings (None: the defaults).
+    schema: Callable[[RedisSettings | None], list[str]]
 
-    def schema_hash(self) -> str:
-        return hashlib.sha1(" ".join(self.schema()).encode()).hexdigest()
+    def schema_hash(self, settings: RedisSettings | None = None) -> str:
+        return hashlib.sha1(" ".join(self.schema(settings)).encode()).hexdigest()
 
 
 _registry: dict[str, IndexSpec] = {}
@@ -76,39 +77,39 @@ def _up_to_date(spec: IndexSpec, wanted: str) -> Op[bool]:
     return (yield from index_exists(spec.name))
 
 
-def _rebuild(spec: IndexSpec, wanted: str) -> Op[bool]:
+def _rebuild(spec: IndexSpec, wanted: str, settings: RedisSettings | None) -> Op[bool]:
     if (yield from _up_to_date(spec, wanted)):
         return False  # another process built it while we waited for the lock
     if (yield from index_exists(spec.name)):
         log.info("schema of %s changed: rebuilding index %s", spec.label, spec.name)
         yield Call("execute_command", ("FT.DROPINDEX", spec.name), text=True)  # keeps the records
-    yield Call("execute_command", ("FT.CREATE", spec.name, *spec.schema()), text=True)
+    yield Call("execute_command", ("FT.CREATE", spec.name, *spec.schema(settings)), text=True)
     yield Call("set", (keys.schema_hash_key(spec.name), wanted), text=True)
     log.info("created index %s", spec.name)
     return True
 
 
-def ensure_index(spec: IndexSpec) -> Op[bool]:
+def ensure_index(spec: IndexSpec, settings: RedisSettings | None = None) -> Op[bool]:
     """Create the index if missing or outdated; True when it (re)built it."""
-    wanted = spec.schema_hash()
+    wanted = spec.schema_hash(settings)
     if (yield from _up_to_date(spec, wanted)):
         return False
     built: bool = yield Locked(
-        keys.schema_lock_key(spec.name), LOCK_TIMEOUT, LOCK_TIMEOUT, _rebuild(spec, wanted)
+        keys.schema_lock_key(spec.name), LOCK_TIMEOUT, LOCK_TIMEOUT, _rebuild(spec, wanted, settings)
     )
     yield from wait_indexed(spec.name)
     return built
 
 
-def ensure_registered() -> Op[list[str]]:
+def ensure_registered(settings: RedisSettings | None = None) -> Op[list[str]]:
     """Ensure every registered index; the names of those (re)built."""
-    return (yield from ensure_indexes(registered()))
+    return (yield from ensure_indexes(registered(), settings))
 
 
-def ensure_indexes(specs: Iterable[IndexSpec]) -> Op[list[str]]:
+def ensure_indexes(specs: Iterable[IndexSpec], settings: RedisSettings | None = None) -> Op[list[str]]:
     built = []
     for spec in specs:
-        if (yield from ensure_index(spec)):
+        if (yield from ensure_index(spec, settings)):
             built.append(spec.name)
     return built
 
@@ -125,11 +126,11 @@ def wait_indexed(name: str, timeout: float = INDEXING_WAIT) -> Op[None]:
     log.warning("index %s still indexing after %.0fs", name, timeout)
 
 
-def outdated(specs: Iterable[IndexSpec]) -> Op[list[str]]:
+def outdated(specs: Iterable[IndexSpec], settings: RedisSettings | None = None) -> Op[list[str]]:
     """Names of the indexes that are missing or whose schema changed (nothing is written)."""
     out = []
     for spec in specs:
-        if not (yield from _up_to_date(spec, spec.schema_hash())):
+        if not (yield from _up_to_date(spec, spec.schema_hash(settings))):
             out.append(spec.name)
     return out
 

@@ -80,7 +80,12 @@ class ForgetIndexes:
     """The indexes vanished (FLUSHALL, a server restarted empty): check them again on next use."""
 
 
-Request: TypeAlias = Call | Script | Pipeline | Sleep | Locked | Models | ForgetIndexes
+@dataclass(frozen=True, slots=True)
+class CurrentSettings:
+    """The settings of the connector the operation runs on."""
+
+
+Request: TypeAlias = Call | Script | Pipeline | Sleep | Locked | Models | ForgetIndexes | CurrentSettings
 
 
 def done(value: T) -> Op[T]:

@@ -113,10 +113,13 @@ async def aensure_ready(settings: RedisSettings, timeout: float) -> None:
         finally:
             await pool.disconnect()
 
+    async def give_up_at_deadline(error: Exception) -> None:
+        wait.give_up_at_deadline(error)
+
     retry = redis.asyncio.retry.Retry(wait.backoff(), -1, RETRY_ON)
     try:
         await retry.call_with_retry(  # type: ignore[call-arg]
-            attempt, wait.give_up_at_deadline, is_retryable=wait.worth_retrying
+            attempt, give_up_at_deadline, is_retryable=wait.worth_retrying
         )
     except (AuthenticationError, *RETRY_ON) as exc:
         raise wait.final_error(exc) from None

@@ -44,6 +44,8 @@ class RedisSettings(BaseSettings):
     retry_backoff_cap: float = Field(1.0, gt=0)
     max_connections: int | None = Field(None, ge=1)
     health_check_interval: int = Field(30, ge=0)
+    #: Index the words of ``Post.text`` (``Post.text % "words"``). Off saves memory and write time.
+    full_text_search: bool = True
 
     @field_validator("url")
     @classmethod
