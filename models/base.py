@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import abc
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import redis
 from pydantic import ValidationError, field_validator
@@ -26,7 +26,7 @@ M = TypeVar("M", bound="RecordModel")
 
 
 def _require_models() -> Op[bool]:
-    return (yield Models(require=True))
+    return bool((yield Models(require=True)))
 
 
 class RecordModel(JsonModel, abc.ABC):  # type: ignore[misc]
@@ -109,7 +109,7 @@ class RecordModel(JsonModel, abc.ABC):  # type: ignore[misc]
         try:
             if isinstance(raw, (str, bytes)):
                 return cls.__pydantic_validator__.validate_json(raw)  # type: ignore[no-any-return]
-            return cls.model_validate(raw)
+            return cast(M, cls.model_validate(raw))
         except ValidationError:
             raise CorruptRecordError(
                 f"the {cls.__name__} record at {cls.make_primary_key(pk)!r} is not a valid record"

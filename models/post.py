@@ -10,6 +10,7 @@ from redis_om import Field
 
 from redis_client.core import indexes
 from redis_client.core.keys import POST_PREFIX
+from redis_client.core.settings import RedisSettings
 
 from .base import TAG_SEPARATOR, RecordModel
 

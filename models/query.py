@@ -218,7 +218,8 @@ class SafeFindQuery(FindQuery):  # type: ignore[misc]
 
     def _all_op(self, batch_size: int) -> Op[list[Any]]:
         query = self if batch_size == self.page_size else self.copy(page_size=batch_size, limit=batch_size)
-        return (yield from query.execute_op())
+        results: list[Any] = yield from query.execute_op()
+        return results
 
     def _first_op(self) -> Op[Any]:
         query = self.copy(offset=0, limit=1, sort_fields=self.sort_fields)
@@ -232,7 +233,9 @@ class SafeFindQuery(FindQuery):  # type: ignore[misc]
         return int(search_total((yield from query.execute_op(return_raw_result=True))))
 
     def _page_op(self, offset: int, limit: int) -> Op[list[Any]]:
-        return (yield from self.copy(offset=offset, limit=limit).execute_op(exhaust_results=False))
+        query = self.copy(offset=offset, limit=limit)
+        results: list[Any] = yield from query.execute_op(exhaust_results=False)
+        return results
 
     # --- sync (redis-om's names) ---
 

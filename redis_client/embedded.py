@@ -304,7 +304,7 @@ class EmbeddedRedis:
             f"redis-server exited with code {self._proc.returncode}{hint}:\n{tail}"
         )
 
-    def _check_pid(self, client: redis.Redis) -> None:
+    def _check_pid(self, client: redis.Redis[bytes]) -> None:
         """Raise if the PING came from another server on the same port, not our process."""
         try:
             pid = int(client.info("server")["process_id"])

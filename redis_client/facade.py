@@ -138,7 +138,7 @@ class AsyncFacade(Facade):
 
 
 def _models_op() -> Op[bool]:
-    return (yield Models())
+    return bool((yield Models()))
 
 
 class method(Generic[P, R]):

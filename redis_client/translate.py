@@ -6,7 +6,7 @@ import contextlib
 import gc
 import json
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+from typing import Any, cast
 
 from pydantic import ValidationError
 
@@ -37,7 +37,7 @@ def to_post(obj: Any) -> Post:
     else:
         data = {name: getattr(obj, name) for name in POST_MEMBER_FIELDS if hasattr(obj, name)}
     try:
-        return Post.model_validate(data)
+        return cast(Post, Post.model_validate(data))
     except ValidationError as exc:
         raise InvalidPostError(f"invalid post: {describe_errors(exc)}") from None
 
@@ -136,7 +136,7 @@ def account_record(
         else:
             fields["other_action_times"][action] = ts
     try:
-        return TwitterAccount.model_validate(fields)
+        return cast(TwitterAccount, TwitterAccount.model_validate(fields))
     except ValidationError as exc:
         raise InvalidAccountDataError(f"invalid account data: {describe_errors(exc)}") from None
 

@@ -291,3 +291,18 @@ def test_async_client_is_per_loop(async_redis_db: AsyncRedisDB) -> None:
     asyncio.run(grab())
     asyncio.run(grab())
     assert clients[0] is not clients[1]
+
+
+# -- the plugin's fixture in an async test (anyio's pytest plugin; pytest-asyncio works the same) --
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.mark.anyio
+async def test_async_fixture_in_an_async_test(async_redis_db: AsyncRedisDB) -> None:
+    await async_redis_db.add_user_post("alice", post_fields(1))
+    assert [p.id for p in await async_redis_db.get_user_posts("alice")] == ["tw1"]
+    assert [p.id for p in await Post.find(Post.accounts == "alice").aall()] == ["tw1"]

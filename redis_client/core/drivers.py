@@ -8,13 +8,15 @@ operation returns.
 from __future__ import annotations
 
 import asyncio
+import functools
+import hashlib
 import time
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from redis.exceptions import NoScriptError, ResponseError
 
-from . import indexes
+from . import indexes, scripts
 from .capabilities import probe
 from .connector import Connector
 from .protocol import (
@@ -59,8 +61,15 @@ def known_models(connector: Connector, require: bool) -> bool | None:
     return None if require else False
 
 
-def _evalsha_args(sha: str, call: Script) -> tuple[Any, ...]:
-    return (sha, len(call.keys), *call.keys, *call.args)
+@functools.cache
+def _sha(name: str) -> str:
+    """The SHA-1 the server knows a script by (what redis-py's ``Script.sha`` holds)."""
+    text: str = getattr(scripts, name)
+    return hashlib.sha1(text.encode()).hexdigest()
+
+
+def _evalsha_args(call: Script) -> tuple[Any, ...]:
+    return (_sha(call.name), len(call.keys), *call.keys, *call.args)
 
 
 def _scripts_to_rerun(calls: Sequence[Call | Script], results: list[Any]) -> list[int]:
@@ -127,7 +136,7 @@ class SyncDriver:
             if isinstance(call, Call):
                 getattr(pipe, call.name)(*call.args, **call.kwargs)
             else:
-                pipe.evalsha(*_evalsha_args(c.script(call.name, request.text).sha, call))
+                pipe.evalsha(*_evalsha_args(call))
         results = list(pipe.execute(raise_on_error=False))
         for i in _scripts_to_rerun(request.calls, results):
             try:
@@ -196,7 +205,7 @@ class AsyncDriver:
             if isinstance(call, Call):
                 getattr(pipe, call.name)(*call.args, **call.kwargs)
             else:
-                pipe.evalsha(*_evalsha_args(c.async_script(call.name, request.text).sha, call))
+                pipe.evalsha(*_evalsha_args(call))
         results = list(await pipe.execute(raise_on_error=False))
         for i in _scripts_to_rerun(request.calls, results):
             try:

@@ -74,7 +74,7 @@ def build_pool(settings: RedisSettings, decode: bool) -> redis.ConnectionPool:
     return redis.ConnectionPool(**kwargs)
 
 
-def build_async_pool(settings: RedisSettings, decode: bool) -> redis.asyncio.ConnectionPool:
+def build_async_pool(settings: RedisSettings, decode: bool) -> redis.asyncio.ConnectionPool[Any]:
     """A new asyncio pool for ``settings``; it must be used from one event loop only."""
     kwargs = pool_kwargs(settings, decode)
     kwargs["retry"] = retry.async_retry(settings)
@@ -111,11 +111,6 @@ def reset_pools() -> None:
         _pools.clear()
     for pool in pools:
         pool.disconnect()
-
-
-def database_of(pool: redis.ConnectionPool | redis.asyncio.ConnectionPool) -> int:
-    """The database index a pool selects (0 unless the settings or URL say otherwise)."""
-    return int(pool.connection_kwargs.get("db", 0) or 0)
 
 
 def get_client(settings: RedisSettings, decode: bool = False) -> redis.Redis[Any]:

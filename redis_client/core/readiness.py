@@ -29,6 +29,9 @@ from .settings import RedisSettings
 
 log = logging.getLogger(__name__)
 
+#: What ends a wait: refused credentials at once, the others once the deadline passed.
+_FINAL: tuple[type[Exception], ...] = (AuthenticationError, *RETRY_ON)
+
 #: Backoff between two attempts, and the shortest attempt.
 PAUSE_MIN, PAUSE_MAX, ATTEMPT_MIN = 0.02, 0.5, 0.1
 
@@ -98,7 +101,7 @@ def ensure_ready(settings: RedisSettings, timeout: float) -> None:
         retry.call_with_retry(  # type: ignore[call-arg]  # types-redis predates is_retryable
             attempt, wait.give_up_at_deadline, is_retryable=wait.worth_retrying
         )
-    except (AuthenticationError, *RETRY_ON) as exc:
+    except _FINAL as exc:
         raise wait.final_error(exc) from None
 
 
@@ -121,7 +124,7 @@ async def aensure_ready(settings: RedisSettings, timeout: float) -> None:
         await retry.call_with_retry(  # type: ignore[call-arg]
             attempt, give_up_at_deadline, is_retryable=wait.worth_retrying
         )
-    except (AuthenticationError, *RETRY_ON) as exc:
+    except _FINAL as exc:
         raise wait.final_error(exc) from None
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import redis.asyncio.retry
 import redis.retry
 from redis.backoff import ExponentialBackoff
-from redis.exceptions import BusyLoadingError, ConnectionError, TimeoutError
+from redis.exceptions import BusyLoadingError, ConnectionError, RedisError, TimeoutError
 
 from .settings import RedisSettings
 
 #: Errors after which a command is retried (the server was unreachable, restarting or loading).
-RETRY_ON: tuple[type[Exception], ...] = (ConnectionError, TimeoutError, BusyLoadingError)
+RETRY_ON: tuple[type[RedisError], ...] = (ConnectionError, TimeoutError, BusyLoadingError)
 
 
 def backoff(settings: RedisSettings) -> ExponentialBackoff:

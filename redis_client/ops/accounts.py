@@ -145,7 +145,8 @@ def _post_record_keys(username: str) -> Op[list[str]]:
         if isinstance(value, dict) and value.get("id") is not None:
             ids.add(str(value["id"]))
     try:
-        found: list[Any] = yield from Post.find(Post.accounts == username)._all_op(1000)
+        query = Post.find(Post.accounts == username)  # type: ignore[comparison-overlap]
+        found: list[Any] = yield from query._all_op(1000)
         ids.update(p.id for p in found)
     except QueryValueError:
         pass  # no exact query for this name: the sorted set's ids are all there is

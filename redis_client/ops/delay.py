@@ -22,7 +22,7 @@ def seconds_to_wait(username: str, delay: float | None) -> Op[float]:
         return 0.0
     if delay is None:  # 0 means no delay, not the default
         delay = random.randint(5 * 60, 10 * 60)
-    elapsed = time.time() - newest[0][1]
+    elapsed = time.time() - float(newest[0][1])
     return max(delay - elapsed, 0.0)
 
 
