@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -74,11 +75,29 @@ def run(settings: RedisSettings, say: Callable[[str], None]) -> None:
         )
         words = Post.find(Post.text % "hello").count()
         say(f"Post.find(Post.text % 'hello').count() -> {words}")
+        asyncio.run(_run_async(settings, say))
     finally:
         db.remove_account(DEMO_USER)
         db.delete(DEMO_KEY)
         say("cleaned up the demo keys and records")
         models.bind(None)
+
+
+async def _run_async(settings: RedisSettings, say: Callable[[str], None]) -> None:
+    """The asyncio half of the quickstart: the same data through ``AsyncRedisDB``."""
+    from models import Post
+
+    from .aio import AsyncRedisDB
+
+    async with AsyncRedisDB(settings) as db:
+        post = Post(id=f"demo-{time.time_ns()}", text="Hello from asyncio", sender_username=DEMO_USER,
+                    timestamp=int(time.time()) + 1)
+        await db.add_user_post(DEMO_USER, post)
+        say(f"await aio db.add_user_post({DEMO_USER!r}, Post(text='Hello from asyncio', ...))")
+        texts = [p.text for p in await db.get_user_posts(DEMO_USER)]
+        say(f"await aio db.get_user_posts -> {texts}")
+        newest = await Post.find(Post.sender_username == DEMO_USER).sort_by("-timestamp").afirst()
+        say(f"await Post.find(...).sort_by('-timestamp').afirst() -> {newest.text!r}")
 
 
 def main(say: Callable[[str], None] = print) -> int:

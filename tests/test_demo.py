@@ -35,6 +35,8 @@ def test_demo_on_configured_server_cleans_up(redis_db, redis_settings):
     assert "\"sender_username\": \"demo-alice\"" in out
     assert "Post.find(Post.sender_username == 'demo-alice')" in out and "['demo-alice']" in out
     assert "count() -> 1" in out
+    assert "await aio db.get_user_posts -> ['Hello world!', 'Hello from asyncio']" in out
+    assert "afirst() -> 'Hello from asyncio'" in out
     after = {k for k in redis_db.r.keys("*") if not k.startswith(b"redis_client_om:schema:")}
     assert after == before, "the demo left keys behind"
 
