@@ -397,3 +397,20 @@ def test_full_text_search_off_drops_the_text_field_and_refuses_word_queries(
     finally:
         redis_db.reconfigure(redis_settings)
     assert Post.find(Post.text % "text").count() == 5  # on again: rebuilt with the words
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{}, {"offset": 5, "limit": 7, "page_size": 3}, {"sort_fields": ["-timestamp"], "nocontent": True},
+     {"projected_fields": ["id", "text"], "return_as_dict": True}],
+)
+def test_safe_query_is_built_like_redis_oms_own(redis_db: RedisDB, kwargs: dict[str, Any]) -> None:
+    """SafeFindQuery copies FindQuery.__init__ less its blocking module check: same state."""
+    from redis_om.model.model import FindQuery
+
+    from models.query import SafeFindQuery
+
+    expressions = [Post.sender_username == "alice"]
+    ours = vars(SafeFindQuery(expressions=expressions, model=Post, **kwargs))
+    theirs = vars(FindQuery(expressions=expressions, model=Post, **kwargs))
+    assert ours == theirs
