@@ -210,19 +210,27 @@ def test_proxy_cutting_commands_and_replies_during_dual_writes(
     check_consistency(direct, writers)
 
 
-def test_reply_lost_after_the_write_then_retried_adds_nothing_twice(
-    redis_server: EmbeddedRedis, direct: redis.Redis
-) -> None:
-    """The server ran the script but its reply was cut: the retry must not duplicate anything."""
+def script_reply_cutter() -> tuple[dict[str, bool], Callable[[str, bytes], bool]]:
+    """A proxy tap that, once ``state["armed"]``, cuts the reply of the next EVALSHA (after the
+    server ran it); ``state["cut"]`` tells it happened."""
     state = {"armed": False, "sent": False, "cut": False}
 
-    def lose_the_script_reply(direction: str, data: bytes) -> bool:
+    def tap(direction: str, data: bytes) -> bool:
         if direction == "up" and state["armed"] and b"EVALSHA" in data.upper():
             state["sent"] = True
         elif direction == "down" and state["sent"] and not state["cut"]:
             state["cut"] = True
             return True
         return False
+
+    return state, tap
+
+
+def test_reply_lost_after_the_write_then_retried_adds_nothing_twice(
+    redis_server: EmbeddedRedis, direct: redis.Redis
+) -> None:
+    """The server ran the script but its reply was cut: the retry must not duplicate anything."""
+    state, lose_the_script_reply = script_reply_cutter()
 
     def evalsha_calls() -> int:
         return int(direct.info("commandstats").get("cmdstat_evalsha", {}).get("calls", 0))
@@ -246,15 +254,7 @@ def test_tweet_link_reply_lost_then_retried_is_one_entry(
     redis_server: EmbeddedRedis, direct: redis.Redis, facade: str
 ) -> None:
     """A repeated link is a second entry, but a retry of the same call is not (its token)."""
-    state = {"armed": False, "sent": False, "cut": False}
-
-    def lose_the_link_reply(direction: str, data: bytes) -> bool:
-        if direction == "up" and state["armed"] and b"EVALSHA" in data.upper():
-            state["sent"] = True
-        elif direction == "down" and state["sent"] and not state["cut"]:
-            state["cut"] = True
-            return True
-        return False
+    state, lose_the_link_reply = script_reply_cutter()
 
     key = keys.created_tweet("answer_comment")
     direct.delete(key)
