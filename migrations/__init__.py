@@ -1,17 +1,26 @@
-"""redis-om data migrations of the legacy keys into model records.
+"""Data migrations of the legacy keys into model records: one file per migration.
 
-Run them with ``redis-client migrate run`` (or ``om migrate-data run --module migrations`` with
-``REDIS_OM_URL`` pointing at the same server as ``REDIS_URL``). Each file has the same shape: a
-``BaseMigration`` subclass (through ``redis_client.migrate.steps.Migration``) with
-``migration_id``, ``description``, ``dependencies``, ``up``, ``down``, ``can_run``; the work is
-done by ``redis_client.migrate``. Keep ``MIGRATIONS`` in dependency order.
+Each ``NNNN_name.py`` file defines ``migration_id``, ``description``, ``dependencies`` and the
+synchronous functions ``up(ctx)``, ``dry_run(ctx)`` and ``down(ctx)`` (the shape is described in
+``redis_client.migrate.discovery``); the order comes from the dependencies. Adding a migration
+is adding a file. ``redis-client migrate`` runs them.
+
+``MIGRATIONS`` (built on first access, so that ``redis-client migrate`` never imports redis-om's
+asyncio machinery) holds them as redis-om ``BaseMigration`` classes, which is what
+``DataMigrator(migration_module="migrations")`` and ``om migrate-data run --module migrations``
+load.
 """
 
-from .m0001_indexes import IndexesMigration
-from .m0002_posts import PostsMigration
-from .m0003_accounts import AccountsMigration
+from __future__ import annotations
 
-#: What redis-om's DataMigrator loads (``migration_module="migrations"``), in dependency order.
-MIGRATIONS = [IndexesMigration, PostsMigration, AccountsMigration]
+from typing import Any
 
-__all__ = ["MIGRATIONS", "AccountsMigration", "IndexesMigration", "PostsMigration"]
+
+def __getattr__(name: str) -> Any:
+    if name == "MIGRATIONS":
+        from redis_client.migrate import discovery, om
+
+        found = om.base_migrations(discovery.load(__name__))
+        globals()["MIGRATIONS"] = found
+        return found
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

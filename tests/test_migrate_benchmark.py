@@ -10,6 +10,7 @@ share of the work is small and the ``ADD_POSTS`` script's Lua overhead (a type c
 
 from __future__ import annotations
 
+import json
 import statistics
 import time
 
@@ -17,13 +18,11 @@ import pytest
 import redis
 from legacy_data import seed
 
-from redis_client import translate
 from redis_client.core import keys
 from redis_client.core.settings import RedisSettings
-from redis_client.migrate import indexes
-from redis_client.migrate.cleanup import delete_matching
-from redis_client.migrate.options import RunOptions
-from redis_client.migrate.posts import run_posts_migration
+from redis_client.migrate import commands
+from redis_client.migrate.state import delete_matching
+from redis_client.records import members
 
 pytestmark = pytest.mark.benchmark
 
@@ -35,9 +34,9 @@ def _records(client: redis.Redis) -> list[tuple[str, str]]:
     out = []
     for zkey in client.scan_iter(match=keys.prefix_pattern(keys.POSTED_TWEETS)):
         username = keys.username_from_key(zkey.decode(), keys.POSTED_TWEETS)
-        for member in client.zrange(zkey, 0, -1):
-            post = translate.parse_member(member)
-            out.append((keys.model_key(keys.POST_PREFIX, post.id), translate.document_of(post, [username])))
+        account = json.dumps(username)
+        for post in members.parse(client.zrange(zkey, 0, -1), on_bad=lambda i, reason: None):
+            out.append((keys.model_key(keys.POST_PREFIX, post.id), members.document(post, account)))
     return out
 
 
@@ -60,16 +59,16 @@ def test_posts_migration_throughput(
 ) -> None:
     seed(raw, posts=POSTS, accounts=50, bad_members=0, extras=False)
     if with_index:
-        indexes.create_indexes(redis_settings, "0001_indexes", RunOptions(settings=redis_settings))
+        commands.run_step("0001_indexes", redis_settings)
     records = _records(raw)
     raw_rates, ours = [], []
     for _ in range(ROUNDS):
         delete_matching(raw, keys.model_pattern(keys.POST_PREFIX))
         raw_rates.append(len(records) / _raw_writes(raw, records))
         delete_matching(raw, keys.model_pattern(keys.POST_PREFIX))
-        stats = run_posts_migration(redis_settings, batch_size=1000)
+        stats = commands.run_step("0002_posts", redis_settings, batch_size=1000, fresh=True)
         assert stats.created == len({k for k, _ in records})
-        ours.append(stats.posts_per_second)
+        ours.append(stats.per_second)
     raw_rate, our_rate = statistics.median(raw_rates), statistics.median(ours)
     print(f"\n{'indexed' if with_index else 'no index'}: raw {raw_rate:,.0f} records/s, "
           f"migration {our_rate:,.0f} posts/s, ratio {our_rate / raw_rate:.2f} "

@@ -12,11 +12,8 @@ from legacy_data import (
     without_state,
 )
 
-from redis_client.core.connector import Connector
-from redis_client.core.drivers import SyncDriver
 from redis_client.core.settings import RedisSettings
-from redis_client.migrate.accounts import AccountKeysMigration
-from redis_client.migrate.posts import run_posts_migration
+from redis_client.migrate import commands
 
 seeded = legacy_data.seeded  # the fixture
 
@@ -29,21 +26,19 @@ def test_second_cli_run_writes_nothing(raw: redis.Redis, seeded: Seeded) -> None
     assert snapshot(raw, legacy_only=False) == first
 
 
-def test_engines_rerun_from_scratch_write_nothing(
+def test_steps_rerun_from_scratch_write_nothing(
     raw: redis.Redis, seeded: Seeded, redis_settings: RedisSettings
 ) -> None:
     """Even forced to redo all the work (checkpoints forgotten), no record changes."""
     assert run_cli("run").returncode == 0
     records = without_state(snapshot(raw, legacy_only=False))
 
-    stats = run_posts_migration(redis_settings, batch_size=300, fresh=True)
-    assert stats.created == 0 and stats.posts == seeded.valid_posts
-    connector = Connector(redis_settings)
-    engine = AccountKeysMigration(connector.client(), batch_size=7, driver=SyncDriver(connector))
-    assert engine.checkpoint is not None
-    engine.checkpoint.clear()
-    acc = engine.run_scan()
+    stats = commands.run_step("0002_posts", redis_settings, batch_size=300, fresh=True)
+    assert stats.created == 0 and stats.items == seeded.valid_posts
+    acc = commands.run_step("0003_accounts", redis_settings, batch_size=7, fresh=True)
     assert (acc.created, acc.updated, acc.items) == (0, 0, len(seeded.valid_accounts))
+    again = commands.run_step("0001_indexes", redis_settings)
+    assert again.created == 0
 
     assert without_state(snapshot(raw, legacy_only=False)) == records
     assert_posts_exact(raw, seeded)

@@ -8,7 +8,8 @@ from legacy_data import Seeded, run_cli
 
 from redis_client.core import keys
 from redis_client.core.settings import RedisSettings
-from redis_client.migrate.inventory import VALUE_PATTERN, classify, inventory
+from redis_client.migrate.commands import inventory
+from redis_client.migrate.inventory import VALUE_PATTERN, classify
 
 seeded = legacy_data.seeded  # the fixture
 

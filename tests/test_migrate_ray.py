@@ -8,7 +8,8 @@ import redis
 from legacy_data import Seeded, account_records, assert_posts_exact, post_records, run_cli
 
 from redis_client.core.settings import RedisSettings
-from redis_client.migrate.distributed import partition_keys, partition_of
+from redis_client.migrate import commands
+from redis_client.migrate.context import Partition
 
 ray = pytest.importorskip("ray")
 pytestmark = pytest.mark.ray
@@ -19,12 +20,16 @@ seeded = legacy_data.seeded  # the fixture
 def test_partitions_cover_every_key_exactly_once(
     raw: redis.Redis, seeded: Seeded, redis_settings: RedisSettings
 ) -> None:
+    """Partition i of 3 takes the keys with crc32(key) % 3 == i, and only those."""
+    import zlib
+
     all_keys = set(raw.scan_iter(match="posted_tweets:*", count=1000))
-    parts = [partition_keys(redis_settings, i, 3) for i in range(3)]
-    flat = [k for part in parts for k in part]
-    assert len(flat) == len(set(flat)) == len(all_keys)
-    assert set(flat) == all_keys
-    assert all(partition_of(k, 3) == i for i, part in enumerate(parts) for k in part)
+    parts = [{k for k in all_keys if Partition(i, 3).holds(k)} for i in range(3)]
+    assert sum(len(p) for p in parts) == len(all_keys) and set().union(*parts) == all_keys
+    assert all(zlib.crc32(k) % 3 == i for i, part in enumerate(parts) for k in part)
+    stats = [commands.run_step("0002_posts", redis_settings, partition=Partition(i, 3)) for i in range(3)]
+    assert [s.keys for s in stats] == [len(p) for p in parts]
+    assert sum(s.items for s in stats) == seeded.valid_posts
 
 
 def test_ray_run_equals_single_process_run(raw: redis.Redis, seeded: Seeded) -> None:

@@ -1,5 +1,6 @@
-"""``migrate run --resync``: legacy keys written by other services after the migration get their
-records; nothing is removed, no legacy key is written, a second resync adds nothing."""
+"""``migrate resync`` (alias ``migrate run --resync``): legacy keys written by other services after
+the migration get their records; nothing is removed, no legacy key is written, a second resync
+adds nothing."""
 
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ def _other_service_writes(raw: redis.Redis) -> tuple[list[str], str]:
 
 
 def test_resync_adds_only_what_is_missing(raw: redis.Redis, seeded: Seeded) -> None:
-    refused = run_cli("run", "--resync")
+    refused = run_cli("resync")
     assert refused.returncode == 2 and "migrate run` first" in refused.stderr
 
     assert run_cli("run").returncode == 0
@@ -41,7 +42,7 @@ def test_resync_adds_only_what_is_missing(raw: redis.Redis, seeded: Seeded) -> N
     assert run_cli("verify").returncode == 1
 
     legacy = snapshot(raw)
-    proc = run_cli("run", "--resync")
+    proc = run_cli("resync")
     assert proc.returncode == 0, proc.stderr
     assert "keys: 25 records created" in proc.stdout
     assert snapshot(raw) == legacy, "a resync wrote a legacy key"
@@ -55,8 +56,9 @@ def test_resync_adds_only_what_is_missing(raw: redis.Redis, seeded: Seeded) -> N
     assert run_cli("verify").returncode == 0
 
     everything = snapshot(raw, legacy_only=False)
-    again = run_cli("run", "--resync")
+    again = run_cli("run", "--resync")  # the alias
     assert again.returncode == 0 and "keys: 0 records created" in again.stdout
+    assert run_cli("run", "--resync", "--dry-run").returncode == 2
     assert legacy_data.without_state(snapshot(raw, legacy_only=False)) == legacy_data.without_state(
         everything
     )

@@ -15,7 +15,8 @@ from legacy_data import (
 
 from redis_client.core import keys
 from redis_client.core.settings import RedisSettings
-from redis_client.migrate.posts import migrate_post_keys
+from redis_client.migrate import commands
+from redis_client.migrate.context import Partition
 
 seeded = legacy_data.seeded  # the fixture
 
@@ -56,8 +57,7 @@ def test_an_interrupted_partition_is_rolled_back(
 ) -> None:
     """A run that never completed (here: one partition of the keys) leaves records and state;
     rollback removes them although the migration is not marked applied."""
-    some = [keys.posted_tweets(n) for n in sorted(seeded.posts_per_account)[:5]]
-    stats = migrate_post_keys(redis_settings, some, partition="p0")
+    stats = commands.run_step("0002_posts", redis_settings, partition=Partition(0, 4))
     assert stats.created > 0 and applied(raw) == set()
     status = run_cli("status")
     assert "interrupted" in status.stdout

@@ -29,6 +29,9 @@ __all__ = [
     "EmbeddedServerError",
     "MigrationError",
     "MigrationRefusedError",
+    "UnknownMigrationError",
+    "MigrationDefinitionError",
+    "MigrationFailedError",
     "FollowerError",
 ]
 
@@ -107,6 +110,20 @@ class MigrationError(RedisClientError):
 
 class MigrationRefusedError(MigrationError):
     """A migration cannot run against this server, or the request is not valid."""
+
+
+class UnknownMigrationError(MigrationRefusedError, LookupError):
+    """No migration has this ID."""
+
+
+class MigrationDefinitionError(MigrationRefusedError, ValueError):
+    """A migration file is malformed: a missing name or function, a duplicate ID, an unknown or
+    circular dependency. Nothing was run."""
+
+
+class MigrationFailedError(MigrationError):
+    """A migration command stopped part-way (the server went away, a command failed); what was
+    written stays, and ``migrate run`` resumes from the checkpoints."""
 
 
 class FollowerError(RedisClientError):

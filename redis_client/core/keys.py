@@ -150,7 +150,7 @@ def migration_checkpoint(migration_id: str, partition: str = "scan") -> str:
 
 
 def migration_done_keys(migration_id: str, partition: str = "scan") -> str:
-    """Set: source keys of the current SCAN page (or explicit partition) already migrated."""
+    """Set: source keys of the current SCAN page already migrated (one set per partition)."""
     return migration_state(f"{migration_id}:done:{partition}")
 
 
@@ -164,6 +164,19 @@ def migration_state_pattern(migration_id: str) -> str:
     return escape_glob(migration_state(migration_id)) + ":*"
 
 
+def migration_checkpoint_pattern(migration_id: str) -> str:
+    """SCAN pattern for the checkpoint hashes of every partition of one migration."""
+    return escape_glob(migration_checkpoint(migration_id, "")) + "*"
+
+
+def checkpoint_partition(key: str, migration_id: str) -> str:
+    """The partition name of a checkpoint key (``migration_checkpoint(migration_id, name)``)."""
+    head = migration_checkpoint(migration_id, "")
+    if not key.startswith(head):
+        raise InvalidArgumentError(f"not a checkpoint key of {migration_id!r}")
+    return key[len(head) :]
+
+
 def model_pattern(model_prefix: str) -> str:
     """SCAN pattern for every record of one model."""
     return escape_glob(f"{MODEL_NAMESPACE}:{model_prefix}") + ":*"
@@ -172,3 +185,34 @@ def model_pattern(model_prefix: str) -> str:
 def model_pk_from_key(key: str, model_prefix: str) -> str:
     """The primary key of a record key (ids and usernames may hold ':')."""
     return username_from_key(key, f"{MODEL_NAMESPACE}:{model_prefix}")
+
+
+# --- Follower (``redis-client sync``, used by ``redis_client.follow``) ---
+
+
+def follower_state(name: str) -> str:
+    """Key of the follower's own state (lease, fingerprints, report, probe)."""
+    return f"{MODEL_NAMESPACE}:follow:{name}"
+
+
+#: redis-py ``Lock``: the follower holding it follows; the others stand by.
+FOLLOW_LEASE = follower_state("lease")
+#: Hash: ``posted_tweets`` key -> fingerprint of that sorted set as last reconciled.
+FOLLOW_FINGERPRINTS = follower_state("fingerprints")
+#: Hash: bad-entry id -> JSON of key, reason, preview (what the follower skipped).
+FOLLOW_REPORT = follower_state("report")
+#: String written with a short expiry: does a keyspace notification reach the follower?
+FOLLOW_PROBE = follower_state("probe")
+
+#: Legacy prefixes whose keys the follower follows (action types: the known ones).
+FOLLOWED_PREFIXES: tuple[str, ...] = (POSTED_TWEETS, TWITTER_DATA, *ACTION_TYPES)
+
+
+def keyspace_prefix(database: int) -> str:
+    """What a keyspace-notification channel of ``database`` starts with, before the key."""
+    return f"__keyspace@{database}__:"
+
+
+def keyspace_pattern(database: int, key_pattern: str) -> str:
+    """PSUBSCRIBE pattern of the keyspace notifications of keys matching ``key_pattern``."""
+    return keyspace_prefix(database) + key_pattern

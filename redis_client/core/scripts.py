@@ -148,3 +148,96 @@ for i = 3, #ARGV - 2, 3 do
 end
 return out
 """
+
+# --- The follower (``redis_client.follow``): reads, record-only removals, its own state ---
+# None of them writes a legacy key: posted_tweets and twitter_data keys are only read.
+
+#: The state of one ``posted_tweets`` key in one atomic read. KEYS[1] = the key.
+#: ARGV[1] = '' (no members), or the lowest score of the members to return ('-inf': all);
+#: ARGV[2] = most members returned. Returns {type} for a key that is not a sorted set, else
+#: {type, ZCARD, sha1 of the newest member, its score, members at that score, members...}.
+FOLLOW_READ = """#!lua
+local t = redis.call('TYPE', KEYS[1])['ok']
+if t ~= 'zset' then return {t} end
+local top = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+local out = {t, redis.call('ZCARD', KEYS[1]), redis.sha1hex(top[1]), top[2],
+             redis.call('ZCOUNT', KEYS[1], top[2], top[2])}
+if ARGV[1] ~= '' then
+  local members = redis.call('ZRANGE', KEYS[1], ARGV[1], '+inf', 'BYSCORE', 'LIMIT', 0, tonumber(ARGV[2]))
+  for i = 1, #members do out[#out + 1] = members[i] end
+end
+return out
+"""
+
+#: Takes one account out of the ``accounts`` of post records whose id its sorted set no longer
+#: holds; a record left with no account is deleted. KEYS[1] = posted_tweets:{username} (read
+#: only); KEYS[2..] = post record keys. ARGV[1] = JSON string of the username; ARGV[2..4] = the
+#: ZCARD, newest score and members at that score the caller read ('0', '-inf', '0' for no key);
+#: ARGV[5..] = the records' ids (same order as the keys). Members appended since the caller's
+#: read (at or above its newest score) are decoded, and a record whose id they hold is kept
+#: (numeric ids, as older writers stored them, compared as numbers; malformed members ignored).
+#: Any other change since (a removal, an insertion below) writes nothing and returns {-1}: the
+#: caller reads again. Else returns {unlinked, deleted, kept}.
+FOLLOW_UNLINK_POSTS = """#!lua
+local t = redis.call('TYPE', KEYS[1])['ok']
+local card, top, at_top = tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
+local appended, numbers = {}, {}
+if t == 'zset' then
+  local window = redis.call('ZRANGE', KEYS[1], top, '+inf', 'BYSCORE')
+  if redis.call('ZCARD', KEYS[1]) - card ~= #window - at_top then return {-1} end
+  for i = 1, #window do
+    local ok, member = pcall(cjson.decode, window[i])
+    local id = ok and type(member) == 'table' and member['id'] or nil
+    if type(id) == 'string' then
+      appended[id] = true
+    elseif type(id) == 'number' then
+      numbers[id] = true
+    end
+  end
+elseif t ~= 'none' or card ~= 0 then
+  return {-1}
+end
+local unlinked, deleted, kept = 0, 0, 0
+for i = 2, #KEYS do
+  local key, id = KEYS[i], ARGV[3 + i]
+  if appended[id] or (tonumber(id) ~= nil and numbers[tonumber(id)]) then
+    kept = kept + 1
+  elseif redis.call('TYPE', key)['ok'] == 'ReJSON-RL' then
+    local idx = redis.call('JSON.ARRINDEX', key, '$.accounts', ARGV[1])[1]
+    if idx ~= nil and idx >= 0 then
+      if redis.call('JSON.ARRLEN', key, '$.accounts')[1] == 1 then
+        deleted = deleted + redis.call('DEL', key)
+      else
+        redis.call('JSON.ARRPOP', key, '$.accounts', idx)
+        unlinked = unlinked + 1
+      end
+    end
+  end
+end
+return {unlinked, deleted, kept}
+"""
+
+#: Deletes a ``TwitterAccount`` record whose account is gone. KEYS[1] = twitter_data:{username}
+#: (read only); KEYS[2] = the account record key. Deletes it only while KEYS[1] does not exist
+#: (an account re-created meanwhile keeps its record). Returns 1 when deleted, else 0.
+FOLLOW_DROP_ACCOUNT = """#!lua
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+if redis.call('TYPE', KEYS[2])['ok'] ~= 'ReJSON-RL' then return 0 end
+return redis.call('DEL', KEYS[2])
+"""
+
+#: Compare-and-set of one field of the follower's fingerprint hash. KEYS[1] = the hash;
+#: ARGV[1] = field; ARGV[2] = the value the caller based its work on ('' = absent);
+#: ARGV[3] = the new value ('' = delete the field). Returns 1 when set, 0 when the stored
+#: value was not ARGV[2] (another follower moved it on: nothing written).
+FOLLOW_SET_FINGERPRINT = """#!lua
+local cur = redis.call('HGET', KEYS[1], ARGV[1])
+if not cur then cur = '' end
+if cur ~= ARGV[2] then return 0 end
+if ARGV[3] == '' then
+  redis.call('HDEL', KEYS[1], ARGV[1])
+else
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+end
+return 1
+"""

@@ -13,13 +13,12 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import redis
 
 from ..core import keys
-from .report import BadEntry
-
-_COUNTERS = ("items", "created", "updated", "skipped", "keys", "processed")
+from .report import COUNTERS, BadEntry
 
 
 @dataclass
@@ -34,7 +33,7 @@ class Position:
 
 
 class Checkpoint:
-    def __init__(self, client: redis.Redis, migration_id: str, partition: str = "scan") -> None:
+    def __init__(self, client: redis.Redis[Any], migration_id: str, partition: str = "scan") -> None:
         self.client = client
         self.migration_id = migration_id
         self.partition = partition
@@ -51,17 +50,15 @@ class Checkpoint:
             offset=int(data.get("offset") or 0),
             done=data.get("done") == "1",
         )
-        counters = {name: int(data[name]) for name in _COUNTERS if data.get(name)}
+        counters = {name: int(data[name]) for name in COUNTERS if data.get(name)}
         return position, counters
 
-    def exists(self) -> bool:
-        return bool(self.client.exists(self.key))
-
     def done_among(self, source_keys: Sequence[bytes]) -> list[bool]:
-        """Which of ``source_keys`` this page (or partition) already finished."""
+        """Which of ``source_keys`` the run already finished on the current SCAN page."""
         if not source_keys:
             return []
-        return [bool(flag) for flag in self.client.smismember(self.done_key, list(source_keys))]
+        flags = self.client.execute_command("SMISMEMBER", self.done_key, *source_keys)
+        return [bool(flag) for flag in flags]
 
     def commit(
         self,
@@ -91,6 +88,7 @@ class Checkpoint:
         pipe.execute()
 
     def clear(self) -> None:
+        """Forget where the run stood (the report stays): the next run starts over."""
         self.client.delete(self.key, self.done_key)
 
     @staticmethod

@@ -1,19 +1,22 @@
-"""``redis-client migrate run | status | verify | rollback | inventory``: the operator's commands.
+"""``redis-client migrate run | resync | status | verify | rollback | inventory``.
 
-Exit codes: 0 success; 1 a migration failed (it stays pending and resumes) or ``verify`` found
-differences; 2 refused (no JSON/search module, unknown migration, unreachable server, settings).
+Maps arguments to the functions of ``commands`` and their results to output and exit codes:
+0 success; 1 a migration failed (it stays pending and resumes) or ``verify`` found differences;
+2 refused (no JSON/search module, unreachable server, bad settings, unknown migration ID).
+``run --resync`` is an alias of ``resync``.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from typing import Any
 
-from ..core import pools, readiness
-from ..core.errors import MigrationRefusedError
-from ..core.settings import RedisSettings, load_settings
-from .options import DEFAULT_BATCH_SIZE
+from ..core.errors import MigrationError, MigrationRefusedError
+from . import commands
+from .context import DEFAULT_BATCH_SIZE
+from .progress import terminal_progress
 from .report import StepStats
 
 #: Skipped entries printed after a run (all of them: ``migrate status --report ID``).
@@ -23,44 +26,52 @@ SHOWN_ENTRIES = 20
 def add_parser(sub: Any) -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = sub.add_parser(
         "migrate", help="migrate legacy keys into model records",
-        description="Migrate the legacy keys into Post / TwitterAccount records (redis-om data "
-        "migrations of the `migrations` module). Legacy keys are only read.",
+        description="Migrate the legacy keys into Post / TwitterAccount records (the data "
+        "migrations of the `migrations` package). Legacy keys are only read.",
     )
     msub = parser.add_subparsers(dest="migrate_command", required=True)
 
-    run = msub.add_parser("run", help="apply the pending migrations (resumes an interrupted run)")
+    run = msub.add_parser("run", help="apply the pending migrations (resumes an interrupted one)")
     run.add_argument("--dry-run", action="store_true", help="count what would be written; write nothing")
-    run.add_argument("--batch-size", type=_positive, default=DEFAULT_BATCH_SIZE,
-                     help=f"records per pipelined batch (default {DEFAULT_BATCH_SIZE})")
-    run.add_argument("--resync", action="store_true",
-                     help="after the migration: create the records of legacy keys written since "
-                     "(by other services); removes nothing")
-    run.add_argument("--ray", action="store_true",
-                     help="partition the posts over Ray workers (needs the ray extra)")
-    run.add_argument("--workers", type=_positive, default=2,
-                     help="Ray workers with --ray (default 2)")
-    run.set_defaults(func=_run)
+    run.add_argument("--resync", action="store_true", help="alias of `migrate resync`")
+    _add_run_options(run)
+    run.set_defaults(func=_guarded(_run))
+
+    resync = msub.add_parser(
+        "resync", help="after the migration: create the records of legacy keys written since "
+        "(by other services); removes nothing",
+    )
+    _add_run_options(resync)
+    resync.set_defaults(func=_guarded(_resync))
 
     status = msub.add_parser("status", help="applied / pending / interrupted migrations")
     status.add_argument("--report", metavar="ID", help="print every bad entry skipped by migration ID")
-    status.set_defaults(func=_status)
+    status.set_defaults(func=_guarded(_status))
 
     verify = msub.add_parser(
         "verify", help="compare legacy keys and records per account (exit 1 on differences)"
     )
     verify.add_argument("--limit", type=_positive, default=50, help="accounts listed (default 50)")
-    verify.set_defaults(func=_verify)
+    verify.set_defaults(func=_guarded(_verify))
 
     rollback = msub.add_parser(
         "rollback", help="remove the records and state of one migration, or of all (newest first)"
     )
     rollback.add_argument("migration_id", nargs="?", metavar="ID", help="e.g. 0002_posts (default: all)")
-    rollback.set_defaults(func=_rollback)
+    rollback.set_defaults(func=_guarded(_rollback))
 
     inventory = msub.add_parser("inventory", help="count keys per documented pattern and type")
     inventory.add_argument("--limit", type=_positive, default=50, help="unmatched keys listed (default 50)")
-    inventory.set_defaults(func=_inventory)
+    inventory.set_defaults(func=_guarded(_inventory))
     return parser
+
+
+def _add_run_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--batch-size", type=_positive, default=DEFAULT_BATCH_SIZE,
+                        help=f"records per pipelined batch (default {DEFAULT_BATCH_SIZE})")
+    parser.add_argument("--ray", action="store_true",
+                        help="partition the posts over Ray workers (needs the ray extra)")
+    parser.add_argument("--workers", type=_positive, default=2, help="Ray workers with --ray (default 2)")
 
 
 def _positive(text: str) -> int:
@@ -70,69 +81,68 @@ def _positive(text: str) -> int:
     return value
 
 
-def _settings() -> RedisSettings:
-    """Settings of a server that answers; a clear error (exit 2) saying why otherwise."""
-    settings = load_settings()
-    readiness.ensure_ready(settings, settings.startup_wait)
-    return settings
+Command = Callable[[argparse.Namespace], int]
+
+
+def _guarded(command: Command) -> Command:
+    """``command`` with the commands' errors as exit codes: refused 2, failed 1."""
+
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return command(args)
+        except MigrationRefusedError as exc:
+            print(f"redis-client migrate: refused: {exc}", file=sys.stderr)
+            return 2
+        except MigrationError as exc:
+            print(f"redis-client migrate: FAILED: {exc}", file=sys.stderr)
+            print("What was written stays; `redis-client migrate run` resumes from the checkpoints.",
+                  file=sys.stderr)
+            return 1
+
+    return run
 
 
 def _run(args: argparse.Namespace) -> int:
-    from aredis_om.model.migrations.data import DataMigrationError
-
-    from . import runner
-    from .options import RunOptions
-    from .progress import terminal_progress
-
-    settings = _settings()
     if args.resync:
-        return _resync(args, settings)
-    failed: str | None = None
-    opts = RunOptions()
-    try:
-        result = runner.run(
-            settings, batch_size=args.batch_size, dry_run=args.dry_run, progress=terminal_progress,
-            results=opts.results, ray_workers=args.workers if args.ray else None,
-        )
-    except DataMigrationError as exc:
-        failed = str(exc)
-        result = None
-    steps = result.steps if result is not None else opts.results
-    if result is not None and not result.pending:
+        if args.dry_run:
+            print("redis-client migrate: --resync and --dry-run go separately: `migrate verify` "
+                  "shows what a resync would add", file=sys.stderr)
+            return 2
+        return _resync(args)
+    options: dict[str, Any] = {
+        "batch_size": args.batch_size, "dry_run": args.dry_run, "progress": terminal_progress,
+    }
+    result = commands.run_on_ray(workers=args.workers, **options) if args.ray else commands.run(**options)
+    if not result.pending:
         print("No pending migrations: nothing to do.")
         return 0
-    if result is not None:
-        mode = "dry run of" if args.dry_run else "running"
-        print(f"{mode} {len(result.pending)} pending migration(s): {', '.join(result.pending)}")
-    for stats in steps:
+    mode = "dry run of" if args.dry_run else "running"
+    print(f"{mode} {len(result.pending)} pending migration(s): {', '.join(result.pending)}")
+    for stats in result.steps:
         _print_stats(stats)
-    if failed is not None:
-        print(f"FAILED: {failed}", file=sys.stderr)
+    if not result.ok:
+        print(f"FAILED: {result.failed}: {result.error}", file=sys.stderr)
         print("The migration stays pending; `redis-client migrate run` resumes it from its "
               "checkpoint.", file=sys.stderr)
         return 1
-    assert result is not None
     if args.dry_run:
         print("Dry run: nothing was written.")
     else:
-        print(f"applied: {', '.join(result.applied) or 'none'}")
-        skipped_runs = [m for m in result.pending if m not in result.applied]
-        if skipped_runs:
-            print(f"not applied: {', '.join(skipped_runs)}", file=sys.stderr)
-            return 1
+        print(f"applied: {', '.join(result.applied)}")
     return 0
 
 
-def _resync(args: argparse.Namespace, settings: RedisSettings) -> int:
-    from .progress import terminal_progress
-    from .resync import resync
-
-    if args.dry_run:
-        raise MigrationRefusedError("--resync and --dry-run go separately: `migrate verify` "
-                                    "shows what a resync would add")
-    for stats in resync(settings, batch_size=args.batch_size, progress=terminal_progress,
-                        ray_workers=args.workers if args.ray else None):
+def _resync(args: argparse.Namespace) -> int:
+    result = commands.resync(
+        batch_size=args.batch_size, progress=terminal_progress,
+        workers=args.workers if args.ray else None,
+    )
+    for stats in result.steps:
         _print_stats(stats)
+    if not result.ok:
+        print(f"FAILED: {result.failed}: {result.error}", file=sys.stderr)
+        print("`redis-client migrate resync` resumes it.", file=sys.stderr)
+        return 1
     print("resync done: `redis-client migrate verify` checks the result")
     return 0
 
@@ -150,11 +160,11 @@ def _print_stats(stats: StepStats) -> None:
               f"twice); {stats.skipped} bad entries would be skipped; {stats.seconds:.2f}s")
     elif stats.unit == "posts":
         print(f"{stats.migration_id}: {stats.items} posts in {stats.keys} keys: {stats.created} "
-              f"records {would}created, {stats.unchanged} already present (account added if "
+              f"records created, {stats.unchanged} already present (account added if "
               f"missing); {stats.skipped} bad entries skipped; {stats.seconds:.2f}s, "
               f"{stats.per_second:.0f} posts/s")
     else:
-        print(f"{stats.migration_id}: {stats.items} accounts: {stats.created} {would}created, "
+        print(f"{stats.migration_id}: {stats.items} {stats.unit}: {stats.created} {would}created, "
               f"{stats.updated} {would}refreshed, {stats.unchanged} unchanged; {stats.skipped} "
               f"bad entries skipped; {stats.seconds:.2f}s")
     for note in stats.notes:
@@ -174,20 +184,15 @@ def _print_stats(stats: StepStats) -> None:
 
 
 def _status(args: argparse.Namespace) -> int:
-    from . import runner
-    from .report import iter_report
-
-    settings = _settings()
     if args.report:
-        client = pools.get_client(settings, decode=False)
         n = 0
-        for entry in iter_report(client, args.report):
+        for entry in commands.report(args.report):
             n += 1
             preview = f"\t{_printable(entry.preview)}" if entry.preview is not None else ""
             print(f"{_printable(entry.key)}\t{_printable(entry.reason)}{preview}")
         print(f"{n} skipped entries for {args.report}", file=sys.stderr)
         return 0
-    for info in runner.status(settings):
+    for info in commands.status():
         if info.applied:
             state = "applied"
         elif info.started:
@@ -203,18 +208,13 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from .steps import require_models
-    from .verify import verify
-
-    settings = _settings()
-    require_models(settings)
-    result = verify(settings)
+    result = commands.verify()
     print(f"posts: {result.posts} valid in {result.post_keys} keys ({result.bad_members} bad "
           f"members not compared): {result.records_missing} without a Post record, "
           f"{result.unlinked} whose record does not list the account")
     print(f"accounts: {result.accounts} valid ({result.accounts_bad} bad not compared): "
           f"{result.accounts_missing} without a TwitterAccount record, {result.accounts_stale} "
-          "stale (warning: legacy changed since; rerun after `migrate rollback 0003_accounts`)")
+          "stale (warning: legacy changed since; `migrate resync` refreshes them)")
     diffs = sorted(result.diffs.values(), key=lambda d: (not d.failing, d.username))
     if diffs:
         print("differences:")
@@ -239,24 +239,16 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _rollback(args: argparse.Namespace) -> int:
-    from aredis_om.model.migrations.data import DataMigrationError
-
-    from . import runner
-
-    settings = _settings()
-    try:
-        done = runner.rollback(settings, args.migration_id)
-    except DataMigrationError as exc:
-        print(f"FAILED: {exc}", file=sys.stderr)
-        return 1
-    print(f"rolled back: {', '.join(done)}" if done else "nothing to roll back")
+    result = commands.rollback(args.migration_id)
+    if result.rolled_back:
+        print(f"rolled back: {', '.join(result.rolled_back)} ({result.deleted} keys deleted)")
+    else:
+        print("nothing to roll back")
     return 0
 
 
 def _inventory(args: argparse.Namespace) -> int:
-    from .inventory import inventory
-
-    result = inventory(_settings())
+    result = commands.inventory()
     width = max([len(name) for name, _, _ in result.rows()] + [20])
     print(f"{'pattern':{width}}  {'type':10}  {'keys':>10}")
     for name, kind, n in result.rows():

@@ -1,102 +1,78 @@
-"""The posts migration partitioned over Ray workers.
+"""A partitioned migration step on Ray: one task per partition, all at once.
 
-Each ``posted_tweets:*`` key belongs to exactly one partition, ``crc32(key) % workers``, so no
-post is handled twice; each partition is one Ray task with its own checkpoint
-(``…:checkpoint:ray-{i}-of-{n}``), resumable like the single-process run. Tasks get the
-settings, never a client: they connect lazily in their own process. Ray is imported only here.
+Partition ``i`` of ``n`` holds the source keys with ``crc32(key) % n == i``
+(:class:`~redis_client.migrate.context.Partition`), so no key is handled twice; each task runs
+the migration's own ``up`` (or ``dry_run``) with that partition in its context and has its own
+checkpoint (``…:checkpoint:ray-{i}-of-{n}``), resumable like a single-process run. Tasks get the
+package name, the migration ID and the settings, never a client: they load the migration and
+connect in their own process. Ray is imported only here, and only when a run asks for it.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import time
-import zlib
-from collections import Counter
 
-from ..core import keys, pools
+from ..core.connector import Connector
+from ..core.errors import MigrationFailedError, MigrationRefusedError
 from ..core.settings import RedisSettings
-from .options import SCAN_COUNT
-from .posts import migrate_post_keys
-from .report import SAMPLE_SIZE, StepStats
+from . import discovery
+from .context import Context, Partition
+from .report import StepStats, combined
 
 log = logging.getLogger("redis_client.migrate")
 
 
-def partition_of(key: bytes, workers: int) -> int:
-    """The partition of one source key (stable across runs for the same ``workers``)."""
-    return zlib.crc32(key) % workers
-
-
-def partition_name(index: int, workers: int) -> str:
-    return f"ray-{index}-of-{workers}"
-
-
-def partition_keys(settings: RedisSettings, index: int, workers: int) -> list[bytes]:
-    """This partition's source keys, sorted (one name per account: small even for 1M posts)."""
-    client = pools.get_client(settings)
-    pattern = keys.prefix_pattern(keys.POSTED_TWEETS)
-    scanned = client.scan_iter(match=pattern, count=SCAN_COUNT)
-    return sorted({k for k in scanned if partition_of(k, workers) == index})
-
-
 def run_partition(
-    settings: RedisSettings, migration_id: str, index: int, workers: int, batch_size: int, dry_run: bool
+    package: str, migration_id: str, settings: RedisSettings, partition: Partition, batch_size: int,
+    dry_run: bool,
 ) -> StepStats:
-    """One Ray task: migrate the keys of partition ``index`` of ``workers``."""
-    source = partition_keys(settings, index, workers)
-    return migrate_post_keys(
-        settings,
-        source,
-        partition=partition_name(index, workers),
-        migration_id=migration_id,
-        batch_size=batch_size,
-        dry_run=dry_run,
-    )
+    """One partition of a migration's step (what a Ray task runs, in the worker's process)."""
+    migration = discovery.find(discovery.load(package), migration_id)
+    ctx = Context(migration_id, Connector(settings), batch_size=batch_size, partition=partition)
+    return migration.dry_run(ctx) if dry_run else migration.up(ctx)
 
 
-def migrate_posts_on_ray(
-    settings: RedisSettings,
-    migration_id: str,
-    *,
-    workers: int,
-    batch_size: int,
+def run_on_ray(
+    package: str, migration_id: str, settings: RedisSettings, *, workers: int, batch_size: int,
     dry_run: bool = False,
 ) -> StepStats:
-    """Run every partition as a Ray task and wait for all; raises if any task failed.
+    """Run every partition of ``workers`` as a Ray task and wait for all of them.
 
-    Uses the Ray cluster of ``RAY_ADDRESS`` or one already initialised, else starts a local one.
+    Uses the Ray cluster of ``RAY_ADDRESS`` or one already initialised, else starts a local
+    one. Raises :class:`MigrationFailedError` when a task failed (the others' work stays).
     """
+    require_ray()
     import ray
 
-    if workers < 1:
-        raise ValueError("workers must be at least 1")
+    partitions = [Partition(i, workers) for i in range(workers)]
     if not ray.is_initialized():
         ray.init(include_dashboard=False, log_to_driver=False)
     started = time.monotonic()
     task = ray.remote(run_partition)
-    refs = [
-        task.remote(settings, migration_id, i, workers, batch_size, dry_run) for i in range(workers)
-    ]
-    parts: list[StepStats] = ray.get(refs)
-    total = combine(migration_id, parts)
+    refs = [task.remote(package, migration_id, settings, p, batch_size, dry_run) for p in partitions]
+    try:
+        parts: list[StepStats] = ray.get(refs)
+    except ray.exceptions.RayError as exc:
+        cause = getattr(exc, "cause", None) or exc
+        raise MigrationFailedError(
+            f"{migration_id}: a Ray partition failed: {type(cause).__name__}: {_first_line(cause)}"
+        ) from None
+    total = combined(migration_id, parts)
     total.seconds = time.monotonic() - started
     total.notes.append(f"partitioned over {workers} Ray workers")
     log.info("%s: %d partitions on Ray done", migration_id, workers)
     return total
 
 
-def combine(migration_id: str, parts: list[StepStats]) -> StepStats:
-    """The counters of all partitions as one step's."""
-    total = StepStats(migration_id, unit=parts[0].unit if parts else "posts")
-    reasons: Counter[str] = Counter()
-    for part in parts:
-        for name in ("items", "created", "updated", "skipped", "keys", "processed", "resumed_items"):
-            setattr(total, name, getattr(total, name) + getattr(part, name))
-        reasons.update(part.reasons)
-        total.sample.extend(part.sample[: SAMPLE_SIZE - len(total.sample)])
-        total.notes.extend(part.notes)
-        total.dry_run = total.dry_run or part.dry_run
-    total.reasons = reasons
-    total.already_done = bool(parts) and all(p.already_done for p in parts)
-    return total
+def require_ray() -> None:
+    """Refuse (:class:`MigrationRefusedError`) when Ray is not installed."""
+    if importlib.util.find_spec("ray") is None:
+        raise MigrationRefusedError("a run on Ray needs the ray extra: pip install 'redis-client[ray]'")
 
+
+def _first_line(error: BaseException) -> str:
+    """An error's message without a remote traceback (and without redis-py's command echo)."""
+    lines = str(error).rsplit("caused error: ", 1)[-1].strip().splitlines()
+    return lines[0] if lines else ""

@@ -1,9 +1,10 @@
-"""The shared driver of the key migrations: streaming SCAN (or an explicit key partition),
-checkpoints committed after each written batch, progress, and the step's counters.
+"""The driver of a key migration: streaming SCAN (of this run's partition), checkpoints committed
+after each written batch, progress, and the step's counters.
 
-A subclass says which keys it reads (``pattern``), how to process a page of them
-(``process``, calling ``flush`` whenever a batch is ready) and how to write what it buffered
-(``write_pending``). Memory stays flat: one SCAN page of key names and one batch of records.
+A subclass says which keys it reads (``pattern``), how to process a page of them (``process``,
+which buffers items and calls ``flush`` whenever a batch is ready), how to hand over what it
+buffered (``take_batch``) and how to write a batch (``write_batch``). Memory stays flat: one SCAN
+page of key names and about three batches of records.
 """
 
 from __future__ import annotations
@@ -11,17 +12,14 @@ from __future__ import annotations
 import abc
 import logging
 import time
-from collections.abc import Iterable, Iterator
-from itertools import islice
+from collections.abc import Iterator
 from typing import Any
 
-import redis
-
-from ..core.drivers import SyncDriver
+from ..core import scan
 from .checkpoint import Checkpoint, Position
-from .options import SCAN_COUNT, ProgressFactory, log_progress
+from .context import Context
 from .progress import Progress
-from .report import BadEntry, StepStats, bad_item
+from .report import BadEntry, StepStats, bad_item, key_name
 from .writer import BatchWriter, Job, WriteOutcome
 
 log = logging.getLogger("redis_client.migrate")
@@ -35,31 +33,19 @@ class KeyMigration(abc.ABC):
     #: Write on a background thread, overlapping the reading and parsing of the next batch.
     threaded_writes: bool = False
 
-    def __init__(
-        self,
-        client: redis.Redis,
-        migration_id: str,
-        *,
-        batch_size: int,
-        dry_run: bool = False,
-        progress: ProgressFactory = log_progress,
-        partition: str = "scan",
-        driver: SyncDriver,
-    ) -> None:
-        if batch_size < 1:
-            raise ValueError("batch_size must be at least 1")
-        self.client = client
-        #: Runs the record operations (``redis_client.records``) on the same server as ``client``.
-        self.driver = driver
-        self.migration_id = migration_id
-        self.batch_size = batch_size
+    def __init__(self, ctx: Context, *, dry_run: bool = False) -> None:
+        self.ctx = ctx
+        self.client = ctx.client()
+        self.migration_id = ctx.migration_id
+        self.batch_size = ctx.batch_size
         self.dry_run = dry_run
-        self.stats = StepStats(migration_id, unit=self.unit, dry_run=dry_run)
-        self.checkpoint = None if dry_run else Checkpoint(client, migration_id, partition)
-        self._progress_factory = progress
+        self.stats = StepStats(ctx.migration_id, unit=self.unit, dry_run=dry_run)
+        self.checkpoint = None if dry_run else Checkpoint(self.client, ctx.migration_id, ctx.checkpoint_name)
         self._progress: Progress | None = None
         self._writer: BatchWriter | None = None
         self._shown = 0
+        self._t0 = time.monotonic()
+        #: SCAN cursor of the page being processed (what a checkpoint records).
         self.cursor = 0
         #: Source key -> offset to resume it at (from the checkpoint), consumed by ``process``.
         self.resume_at: dict[bytes, int] = {}
@@ -99,7 +85,8 @@ class KeyMigration(abc.ABC):
         self.stats.keys += 1
 
     def flush(self, key: bytes | None = None, offset: int = 0, new_page: bool = False) -> None:
-        """Write the buffered batch, then commit the checkpoint (``key`` in progress at ``offset``).
+        """Write the buffered batch, then commit the checkpoint (``key`` in progress at ``offset``;
+        ``new_page``: every key of the pages before ``self.cursor`` is done).
 
         With the writer thread both happen in the background, in order.
         """
@@ -112,53 +99,37 @@ class KeyMigration(abc.ABC):
             new_page=new_page,
         )
         self._finished, self._bad = [], []
-        assert self._writer is not None
+        assert self._writer is not None, "flush() is called from process() only"
         self._writer.submit(job)
         if self._progress is not None:
             shown = self.stats.processed
             self._progress.update(shown - self._shown)
             self._shown = shown
 
-    # --- drivers ---
+    # --- the driver ---
 
-    def run_scan(self, count_first: bool = True) -> StepStats:
-        """Migrate every key matching ``pattern``, resuming from the checkpoint."""
+    def run(self) -> StepStats:
+        """Migrate every key matching ``pattern`` (of the context's partition), resuming from
+        the checkpoint; returns when every batch is written and the checkpoint marked done."""
         position = self._start()
         if position is None:
             return self.stats
-        total = self._count_all() if count_first else None
-        cursor = position.cursor
+        total = sum(self.count(page) for page in self._pages())
         if position.key is not None:
             self.resume_at = {position.key: position.offset}
-        self._open_progress(total)
+        threaded = self.threaded_writes and not self.dry_run
+        self._writer = BatchWriter(self.write_batch, self.checkpoint, threaded)
+        desc = f"{self.migration_id}{' (dry run)' if self.dry_run else ''}"
+        self._progress = self.ctx.progress(desc, total, self._shown, self.unit)
         try:
-            while True:
-                next_cursor, page = self.client.scan(cursor, match=self.pattern, count=SCAN_COUNT)
+            first = True
+            for cursor, page in scan.pages(self.client, match=self.pattern, cursor=position.cursor):
                 self.cursor = cursor
-                self.process(self._not_done(list(dict.fromkeys(page))))
+                if not first:
+                    self.flush(new_page=True)  # the previous page is complete
+                first = False
+                self.process(self._not_done([k for k in page if self.ctx.holds(k)]))
                 self.resume_at.clear()
-                self.cursor = int(next_cursor)
-                self.flush(new_page=True)
-                if self.cursor == 0:
-                    break
-                cursor = self.cursor
-            self._finish()
-        finally:
-            self._close()
-        return self.stats
-
-    def run_keys(self, source_keys: Iterable[bytes | str], total: int | None = None) -> StepStats:
-        """Migrate an explicit partition of source keys (e.g. one Ray task's share)."""
-        position = self._start()
-        if position is None:
-            return self.stats
-        if position.key is not None:
-            self.resume_at = {position.key: position.offset}
-        self._open_progress(total)
-        try:
-            for group in _chunks((_raw(k) for k in source_keys), SCAN_COUNT):
-                self.process(self._not_done(list(dict.fromkeys(group))))
-                self.flush()
             self._finish()
         finally:
             self._close()
@@ -184,19 +155,10 @@ class KeyMigration(abc.ABC):
             )
         return position
 
-    def _count_all(self) -> int:
-        total = 0
-        for page in self._scan_all():
-            total += self.count(page)
-        return total
-
-    def _scan_all(self) -> Iterator[list[bytes]]:
-        cursor = 0
-        while True:
-            cursor, page = self.client.scan(cursor, match=self.pattern, count=SCAN_COUNT)
-            yield list(dict.fromkeys(page))
-            if int(cursor) == 0:
-                return
+    def _pages(self) -> Iterator[list[bytes]]:
+        """This run's source keys, page by page (the pre-count pass)."""
+        for _, page in scan.pages(self.client, match=self.pattern):
+            yield [k for k in page if self.ctx.holds(k)]
 
     def _not_done(self, page: list[bytes]) -> list[bytes]:
         if self.checkpoint is None or not page:
@@ -204,13 +166,8 @@ class KeyMigration(abc.ABC):
         flags = self.checkpoint.done_among(page)
         return [k for k, done in zip(page, flags, strict=True) if not done]
 
-    def _open_progress(self, total: int | None) -> None:
-        threaded = self.threaded_writes and not self.dry_run
-        self._writer = BatchWriter(self.write_batch, self.checkpoint, threaded)
-        desc = f"{self.migration_id}{' (dry run)' if self.dry_run else ''}"
-        self._progress = self._progress_factory(desc, total, self._shown, self.unit)
-
     def _finish(self) -> None:
+        self.flush()  # what the last page left buffered
         self._close_writer(raise_errors=True)
         if self.checkpoint is not None:
             self.checkpoint.finish(self.stats.counters())
@@ -233,18 +190,3 @@ class KeyMigration(abc.ABC):
         if self._progress is not None:
             self._progress.close()
             self._progress = None
-
-
-def key_name(key: bytes | str) -> str:
-    """A key for messages and reports (bytes that are not UTF-8 shown escaped)."""
-    return key.decode("utf-8", "backslashreplace") if isinstance(key, bytes) else key
-
-
-def _raw(key: bytes | str) -> bytes:
-    return key if isinstance(key, bytes) else key.encode("utf-8")
-
-
-def _chunks(items: Iterable[bytes], size: int) -> Iterator[list[bytes]]:
-    iterator = iter(items)
-    while chunk := list(islice(iterator, size)):
-        yield chunk

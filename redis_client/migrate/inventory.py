@@ -9,12 +9,11 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import redis
 
-from ..core import keys, pools
-from ..core.settings import RedisSettings
-from .options import SCAN_COUNT
+from ..core import keys, scan
 
 #: Keys matching no pattern kept for printing (all are counted).
 MAX_UNMATCHED = 1000
@@ -102,18 +101,15 @@ def classify(key: str, kind: str) -> tuple[str | None, str]:
     return None, f"no documented pattern for a {kind} under this name"
 
 
-def inventory(settings: RedisSettings) -> Inventory:
-    client = pools.get_client(settings, decode=False)
+def scan_keyspace(client: redis.Redis[Any]) -> Inventory:
+    """Classify every key of the database (reads key names and types only)."""
     result = Inventory()
-    cursor = 0
-    while True:
-        cursor, page = client.scan(cursor, count=SCAN_COUNT)
+    for _, page in scan.pages(client):
         _classify_page(client, page, result)
-        if int(cursor) == 0:
-            return result
+    return result
 
 
-def _classify_page(client: redis.Redis, page: list[bytes], result: Inventory) -> None:
+def _classify_page(client: redis.Redis[Any], page: list[bytes], result: Inventory) -> None:
     pipe = client.pipeline(transaction=False)
     for raw in page:
         pipe.type(raw)

@@ -19,6 +19,12 @@ class Progress(Protocol):
     def close(self) -> None: ...
 
 
+class ProgressFactory(Protocol):
+    """Opens the display of one step: ``(description, total or None, already done, unit)``."""
+
+    def __call__(self, desc: str, total: int | None, initial: int, unit: str) -> Progress: ...
+
+
 class LogProgress:
     """Logs ``desc: done/total unit (pct) rate`` at most every ``interval`` seconds, and at close."""
 
@@ -67,6 +73,11 @@ class TqdmProgress:
 
     def close(self) -> None:
         self._bar.close()
+
+
+def log_progress(desc: str, total: int | None, initial: int, unit: str) -> Progress:
+    """Log lines only (the default outside a terminal, and for library callers)."""
+    return LogProgress(desc, total, initial, unit)
 
 
 def terminal_progress(desc: str, total: int | None, initial: int, unit: str) -> Progress:

@@ -6,8 +6,9 @@ import hashlib
 import json
 import re
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import redis
 
@@ -19,6 +20,8 @@ PREVIEW_CHARS = 80
 SAMPLE_SIZE = 50
 
 _POSITION = re.compile(r" at line \d+ column \d+")
+#: The counters a checkpoint stores, in this order.
+COUNTERS = ("items", "created", "updated", "skipped", "keys", "processed")
 
 
 @dataclass(frozen=True)
@@ -34,7 +37,8 @@ class BadEntry:
     @classmethod
     def from_json(cls, text: str | bytes) -> BadEntry:
         data = json.loads(text)
-        return cls(str(data["key"]), str(data["reason"]), data.get("preview"))
+        preview = data.get("preview")
+        return cls(str(data["key"]), str(data["reason"]), None if preview is None else str(preview))
 
 
 def preview(raw: bytes | str) -> str:
@@ -54,6 +58,11 @@ def bad_item(key: str, reason: str, raw: bytes | None = None) -> tuple[str, BadE
     return entry_id(key, raw if raw is not None else reason), entry
 
 
+def key_name(key: bytes | str) -> str:
+    """A key for messages and reports (bytes that are not UTF-8 shown escaped)."""
+    return key.decode("utf-8", "backslashreplace") if isinstance(key, bytes) else key
+
+
 @dataclass
 class StepStats:
     """Counters of one migration step. ``items`` are posts (or accounts) read and valid."""
@@ -68,7 +77,7 @@ class StepStats:
     #: Members (or source keys) read, valid or not: what the progress display counts.
     processed: int = 0
     seconds: float = 0.0
-    #: Items already counted by an interrupted earlier run (from the checkpoint).
+    #: Members already processed by an interrupted earlier run (from the checkpoint).
     resumed_items: int = 0
     dry_run: bool = False
     already_done: bool = False
@@ -77,17 +86,10 @@ class StepStats:
     notes: list[str] = field(default_factory=list)
 
     @property
-    def posts(self) -> int:
-        return self.items
-
-    @property
     def per_second(self) -> float:
+        """Members (or keys) processed per second by this run (a resumed share not counted)."""
         done = self.processed - self.resumed_items
         return done / self.seconds if self.seconds > 0 else 0.0
-
-    @property
-    def posts_per_second(self) -> float:
-        return self.per_second
 
     @property
     def unchanged(self) -> int:
@@ -101,14 +103,29 @@ class StepStats:
 
     def counters(self) -> dict[str, int]:
         """What the checkpoint stores (consistent with its position)."""
-        return {"items": self.items, "created": self.created, "updated": self.updated,
-                "skipped": self.skipped, "keys": self.keys, "processed": self.processed}
+        return {name: int(getattr(self, name)) for name in COUNTERS}
 
     def load_counters(self, stored: dict[str, int]) -> None:
-        for name, value in stored.items():
-            if name in self.counters():
-                setattr(self, name, value)
+        for name in COUNTERS:
+            if name in stored:
+                setattr(self, name, stored[name])
         self.resumed_items = self.processed
+
+
+def combined(migration_id: str, parts: Iterable[StepStats]) -> StepStats:
+    """The stats of several partitions of one step as one step's (seconds: the longest)."""
+    parts = list(parts)
+    total = StepStats(migration_id, unit=parts[0].unit if parts else "posts")
+    for part in parts:
+        for name in (*COUNTERS, "resumed_items"):
+            setattr(total, name, getattr(total, name) + getattr(part, name))
+        total.reasons.update(part.reasons)
+        total.sample.extend(part.sample[: SAMPLE_SIZE - len(total.sample)])
+        total.notes.extend(part.notes)
+        total.dry_run = total.dry_run or part.dry_run
+        total.seconds = max(total.seconds, part.seconds)
+    total.already_done = bool(parts) and all(p.already_done for p in parts)
+    return total
 
 
 def reason_kind(reason: str) -> str:
@@ -116,11 +133,11 @@ def reason_kind(reason: str) -> str:
     return _POSITION.sub("", reason)
 
 
-def iter_report(client: redis.Redis, migration_id: str) -> Iterator[BadEntry]:
+def iter_report(client: redis.Redis[Any], migration_id: str) -> Iterator[BadEntry]:
     """Every bad entry stored for a migration (streams with HSCAN)."""
     for _, value in client.hscan_iter(keys.migration_report(migration_id), count=500):
         yield BadEntry.from_json(value)
 
 
-def report_size(client: redis.Redis, migration_id: str) -> int:
+def report_size(client: redis.Redis[Any], migration_id: str) -> int:
     return int(client.hlen(keys.migration_report(migration_id)))

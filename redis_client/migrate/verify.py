@@ -10,18 +10,20 @@ Bad legacy data is counted, not compared (the migration's report lists it).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import redis
 
-from .. import translate
-from ..core import keys
+from ..core import keys, scan
 from ..core.connector import Connector
 from ..core.drivers import SyncDriver
-from ..core.settings import RedisSettings
+from ..core.errors import InvalidArgumentError, InvalidUsernameError
+from ..core.protocol import Call, Op, Pipeline
+from ..records import members
 from ..records.accounts import CREATED, read_accounts, upsert
-from .options import DEFAULT_BATCH_SIZE, SCAN_COUNT
+from .context import DEFAULT_BATCH_SIZE
 
 #: Accounts with differences kept for printing (the totals count all).
 MAX_DIFFS = 1000
@@ -72,35 +74,26 @@ class VerifyResult:
         return found
 
 
-def verify(settings: RedisSettings, batch_size: int = DEFAULT_BATCH_SIZE) -> VerifyResult:
-    connector = Connector(settings)
+def compare(connector: Connector, batch_size: int = DEFAULT_BATCH_SIZE) -> VerifyResult:
+    """Compare every legacy post and account with its record (reads only)."""
     client = connector.client()
     driver = SyncDriver(connector)
     result = VerifyResult()
-    for page in _scan(client, keys.prefix_pattern(keys.POSTED_TWEETS)):
+    for _, page in scan.pages(client, match=keys.prefix_pattern(keys.POSTED_TWEETS), key_type="zset"):
         for key in page:
-            _verify_post_key(client, key, batch_size, result)
-    for page in _scan(client, keys.prefix_pattern(keys.TWITTER_DATA)):
+            _verify_post_key(client, driver, key, batch_size, result)
+    for _, page in scan.pages(client, match=keys.prefix_pattern(keys.TWITTER_DATA)):
         _verify_accounts(driver, page, result)
     return result
 
 
-def _scan(client: redis.Redis, pattern: str) -> Iterator[list[bytes]]:
-    cursor = 0
-    while True:
-        cursor, page = client.scan(cursor, match=pattern, count=SCAN_COUNT)
-        yield list(dict.fromkeys(page))
-        if int(cursor) == 0:
-            return
-
-
-def _verify_post_key(client: redis.Redis, key: bytes, batch_size: int, result: VerifyResult) -> None:
-    if client.type(key) != b"zset":
-        return
+def _verify_post_key(
+    client: redis.Redis[Any], driver: SyncDriver, key: bytes, batch_size: int, result: VerifyResult
+) -> None:
     try:
-        username = keys.username_from_key(key.decode("utf-8"), keys.POSTED_TWEETS)
-    except (UnicodeDecodeError, ValueError):
-        return
+        username = keys.check_username(keys.username_from_key(key.decode("utf-8"), keys.POSTED_TWEETS))
+    except (UnicodeDecodeError, InvalidArgumentError, InvalidUsernameError):
+        return  # the migration reports such a key as bad; nothing to compare
     result.post_keys += 1
     missing = unlinked = posts = 0
     samples: list[str] = []
@@ -108,11 +101,8 @@ def _verify_post_key(client: redis.Redis, key: bytes, batch_size: int, result: V
     while True:
         raws = client.zrange(key, offset, offset + batch_size - 1)
         offset += len(raws)
-        parsed = translate.parse_members(raws, on_bad=_count_bad(result))
-        pipe = client.pipeline(transaction=False)
-        for post in parsed:
-            pipe.execute_command("JSON.GET", keys.model_key(keys.POST_PREFIX, post.id), "$.accounts")
-        for post, reply in zip(parsed, pipe.execute(raise_on_error=False), strict=True):
+        parsed = members.parse(raws, on_bad=_count_bad(result))
+        for post, reply in zip(parsed, driver.run(_accounts_replies(parsed)), strict=True):
             posts += 1
             linked = _accounts_of(reply)
             if linked is None:
@@ -133,6 +123,15 @@ def _verify_post_key(client: redis.Redis, key: bytes, batch_size: int, result: V
         if diff is not None:
             diff.posts, diff.missing_records, diff.unlinked = posts, missing, unlinked
             diff.sample_ids = samples
+
+
+def _accounts_replies(posts: list[Any]) -> Op[list[Any]]:
+    """``JSON.GET {record} $.accounts`` of each post, in one round trip."""
+    record = keys.model_key
+    replies = yield Pipeline(
+        [Call("execute_command", ("JSON.GET", record(keys.POST_PREFIX, p.id), "$.accounts")) for p in posts]
+    )
+    return list(replies)
 
 
 def _count_bad(result: VerifyResult) -> Callable[[int, str], None]:

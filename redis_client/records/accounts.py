@@ -126,7 +126,7 @@ def _action_times(username: str, replies: list[Any], report: Reporter) -> dict[s
             continue
         try:
             value = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
+        except (json.JSONDecodeError, UnicodeDecodeError):
             value = None
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             report(key, "action-time value is not a finite JSON number")

@@ -3,9 +3,14 @@
 ``translate.parse_member`` builds ``Post`` instances, whose redis-om ``__init__`` costs more
 than the rest of the migration together. Here a member is validated in two steps:
 
-1. a strict, Rust-only model of the canonical member (the 7 fields with exactly their JSON
-   types: what ``add_user_post`` and the original tool write). What it accepts, ``Post`` accepts
-   too, with the same values;
+1. a strict model of the canonical member (the 7 fields with exactly their JSON types: what
+   ``add_user_post`` and the original tool write), validated by pydantic-core alone. It is
+   derived from ``Post``'s field definitions: the same types, defaults and native constraints,
+   and in place of each of ``Post``'s Python validators what that validator does to a value of
+   the field's own type (``_ON_CANONICAL``). So what it accepts, ``Post`` accepts too, with the
+   same values; a validator ``Post`` gains that the table does not know turns the fast path off
+   rather than let it accept more than ``Post``. It halves the cost of a canonical member
+   (about 1.8 µs instead of 3.3 µs, pydantic 2 on one core);
 2. anything else goes through a plain pydantic model built from ``Post``'s own field
    definitions (same types, validators, constraints and defaults, so the same members are
    accepted and normalized the same way: numeric ids, fractional timestamps...).
@@ -19,8 +24,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+from annotated_types import MinLen
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    PlainValidator,
+    ValidationError,
+    WrapValidator,
+    create_model,
+)
 
+from models import post as post_model
 from models.post import Post
 
 from .. import translate
@@ -42,35 +58,55 @@ def _member_model() -> type[BaseModel]:
     return model
 
 
-def _canonical_model() -> type[BaseModel]:
-    text_id = Annotated[str, Field(min_length=1)]
-    model: type[BaseModel] = create_model(
-        "CanonicalPostMember",
-        __config__=ConfigDict(extra="ignore", strict=True),
-        id=(text_id, ...),
-        text=(str, ...),
-        sender_username=(Annotated[str, Field(min_length=1)], ...),
-        timestamp=(Annotated[int, Field(ge=0)], ...),
-        quoted_tweet_id=(str | None, None),
-        is_reply_to=(str | None, None),
-        is_news_summary_tweet=(bool, False),
+#: What each of ``Post``'s Python validators does to a value that already has its field's JSON
+#: type, the only values the strict model lets through: None, nothing (it returns the value);
+#: else the native constraint that rejects the same values.
+_ON_CANONICAL: dict[Callable[..., Any], object | None] = {
+    post_model._text_id: None,  # a str: returned as is
+    post_model._optional_text_id: None,  # a str or None: returned as is
+    post_model._whole_seconds: None,  # an int: returned as is (strict mode takes no bool for int)
+    post_model._non_empty: MinLen(1),  # rejects ""
+}
+_PYTHON_VALIDATORS = (AfterValidator, BeforeValidator, PlainValidator, WrapValidator)
+
+
+def _canonical_model(source: type[BaseModel] = Post) -> type[BaseModel] | None:
+    """The strict model of the canonical member, from ``source``'s fields (None: one of its
+    validators has no known equivalent, so there is no fast path)."""
+    fields: dict[str, Any] = {}
+    for name in POST_MEMBER_FIELDS:
+        info = source.model_fields[name]
+        metadata: list[object] = []
+        for item in info.metadata:
+            if not isinstance(item, _PYTHON_VALIDATORS):
+                metadata.append(item)  # a native constraint (min_length, ge...)
+                continue
+            if item.func not in _ON_CANONICAL:
+                return None
+            native = _ON_CANONICAL[item.func]
+            if native is not None:
+                metadata.append(native)
+        params = (info.annotation, *metadata)
+        annotation = Annotated[params] if metadata else info.annotation  # type: ignore[valid-type]
+        fields[name] = (annotation, ... if info.is_required() else info.default)
+    config = ConfigDict(
+        extra="ignore", strict=True,
+        str_strip_whitespace=bool(source.model_config.get("str_strip_whitespace")),
     )
+    model: type[BaseModel] = create_model("CanonicalPostMember", __config__=config, **fields)
     return model
 
 
 PostMember = _member_model()
 CanonicalPostMember = _canonical_model()
-_FULL = PostMember.__pydantic_validator__
-_FAST = CanonicalPostMember.__pydantic_validator__
-_SERIALIZERS = {
-    PostMember: PostMember.__pydantic_serializer__.to_json,
-    CanonicalPostMember: CanonicalPostMember.__pydantic_serializer__.to_json,
-}
+_MODELS = [m for m in (CanonicalPostMember, PostMember) if m is not None]
+_SERIALIZERS = {m: m.__pydantic_serializer__.to_json for m in _MODELS}
 
 
 def parse(raws: list[bytes], on_bad: Callable[[int, str], None]) -> list[Any]:
     """The valid members (with ``Post``'s fields and values); bad ones go to ``on_bad``."""
-    fast, full = _FAST.validate_json, _FULL.validate_json
+    full = PostMember.__pydantic_validator__.validate_json
+    fast = CanonicalPostMember.__pydantic_validator__.validate_json if CanonicalPostMember else full
     valid = []
     for i, raw in enumerate(raws):
         try:

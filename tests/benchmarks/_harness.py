@@ -72,7 +72,7 @@ def member_of(fields: dict[str, Any]) -> str:
 
 
 def document_of(fields: dict[str, Any], accounts: list[str]) -> str:
-    """The record JSON exactly as ``translate.document_of`` makes it (checked in the tests)."""
+    """The record JSON exactly as ``add_user_post`` writes it (checked in the tests)."""
     data = {name: fields[name] for name in POST_MEMBER_FIELDS}
     data["accounts"] = accounts
     return json.dumps(data)
@@ -427,3 +427,135 @@ def search_docs(reply: Any) -> list[bytes]:
         pairs: Any = dict(zip(fields[::2], fields[1::2], strict=False))
         docs.append(pairs.get(b"$", pairs.get("$")))
     return docs
+
+
+# --------------------------------------------------------------------------------------------
+# asyncio helpers (test_5_async): load average, event-loop ticker, server command statistics
+# --------------------------------------------------------------------------------------------
+
+
+def loadavg() -> str:
+    """``os.getloadavg()`` as ``1/5/15``-minute text (what the machine did besides the benchmark)."""
+    try:
+        one, five, fifteen = os.getloadavg()
+    except OSError:
+        return "?"
+    return f"{one:.2f} {five:.2f} {fifteen:.2f}"
+
+
+class LoopTicker:
+    """An asyncio task that sleeps ``period`` in a loop and records when it wakes up.
+
+    The gap between two wake-ups is ``period`` plus how late the loop was to run the ticker: any
+    callback that holds the loop (a blocking call, a long stretch of ready tasks) shows up as a
+    gap. ``await ticker.start()`` starts it; ``await ticker.stop()`` ends it.
+    """
+
+    def __init__(self, period: float = 0.005) -> None:
+        self.period = period
+        self.ticks: list[float] = []
+        self._stopped = False
+        self._task: Any = None
+
+    async def _run(self) -> None:
+        import asyncio
+
+        self.ticks.append(time.perf_counter())
+        while not self._stopped:
+            await asyncio.sleep(self.period)
+            self.ticks.append(time.perf_counter())
+
+    async def start(self, settle: float = 0.02) -> None:
+        import asyncio
+
+        self._task = asyncio.create_task(self._run())
+        await asyncio.sleep(settle)  # the ticker is in its rhythm before the work starts
+
+    async def stop(self) -> None:
+        self._stopped = True
+        await self._task
+
+    def gaps(self, t0: float, t1: float) -> list[float]:
+        """Gaps (seconds between wake-ups) of the intervals that overlap ``[t0, t1]``."""
+        return [b - a for a, b in zip(self.ticks, self.ticks[1:], strict=False) if b > t0 and a < t1]
+
+
+def lateness_stats(gaps: list[float], period: float) -> dict[str, float]:
+    """Worst gap, worst lateness (gap - period) and p99 lateness, in milliseconds; tick count."""
+    if not gaps:
+        nan = float("nan")
+        return {"max_gap_ms": nan, "max_late_ms": nan, "p99_late_ms": nan, "ticks": 0.0}
+    late = sorted(max(g - period, 0.0) for g in gaps)
+    p99 = statistics.quantiles(late, n=100, method="inclusive")[98] if len(late) >= 2 else late[0]
+    return {
+        "max_gap_ms": max(gaps) * 1e3,
+        "max_late_ms": late[-1] * 1e3,
+        "p99_late_ms": p99 * 1e3,
+        "ticks": float(len(gaps)),
+    }
+
+
+def command_stats(client: redis.Redis) -> dict[str, tuple[int, int]]:
+    """Server ``INFO commandstats``: command -> (calls, usec). Commands run by a script count both
+    on their own line and inside EVALSHA's usec."""
+    out: dict[str, tuple[int, int]] = {}
+    for name, stats in client.info("commandstats").items():
+        if isinstance(stats, dict):
+            out[str(name).removeprefix("cmdstat_")] = (int(stats["calls"]), int(stats["usec"]))
+    return out
+
+
+def stats_delta(
+    before: dict[str, tuple[int, int]], after: dict[str, tuple[int, int]]
+) -> dict[str, tuple[int, int]]:
+    out = {}
+    for name, (calls, usec) in after.items():
+        c0, u0 = before.get(name, (0, 0))
+        if calls - c0:
+            out[name] = (calls - c0, usec - u0)
+    return out
+
+
+def add_stats(total: dict[str, list[int]], delta: dict[str, tuple[int, int]]) -> None:
+    for name, (calls, usec) in delta.items():
+        acc = total.setdefault(name, [0, 0])
+        acc[0] += calls
+        acc[1] += usec
+
+
+def describe_stats(total: dict[str, list[int]], posts: int, names: Iterable[str]) -> str:
+    """``name usec/call (calls/post)`` for the given commands, and their usec per post summed."""
+    parts = []
+    usec = 0
+    for name in names:
+        if name in total:
+            calls, u = total[name]
+            parts.append(f"{name} {u / calls:.1f}us x{calls / posts:.0f}")
+            usec += u
+    return f"{', '.join(parts)} = {usec / posts:.1f} us/post" if parts else "-"
+
+
+class GCPauses:
+    """``with GCPauses() as g:`` records the cyclic GC's pauses (seconds, generation) in the block:
+    a full collection holds the event loop like any other blocking call."""
+
+    def __init__(self) -> None:
+        self.pauses: list[tuple[float, int]] = []
+        self._t0 = 0.0
+
+    def _callback(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._t0 = time.perf_counter()
+        else:
+            self.pauses.append((time.perf_counter() - self._t0, int(info["generation"])))
+
+    def __enter__(self) -> GCPauses:
+        gc.callbacks.append(self._callback)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        gc.callbacks.remove(self._callback)
+
+    @property
+    def worst_ms(self) -> float:
+        return max((p for p, _ in self.pauses), default=0.0) * 1e3

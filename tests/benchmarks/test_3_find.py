@@ -2,7 +2,7 @@
 
 The queried account always holds ``TARGET_POSTS`` posts; the other posts belong to other
 accounts of the same size, so only the total grows between the two cases. The data is seeded
-with raw pipelined JSON.SET (records exactly as ``translate.document_of`` makes them) and ZADD
+with raw pipelined JSON.SET (records exactly as ``add_user_post`` writes them) and ZADD
 (legacy members), through hand-packed RESP: the server's indexing is the limit, not the client.
 """
 
@@ -45,7 +45,7 @@ def _seed_to(bench: Any, total: int) -> None:
         post = Post(**fields)
         assert member == translate.member_of(post)
         assert json.loads(bench.r.execute_command("JSON.GET", h.record_key(post.id))) == json.loads(
-            translate.document_of(post, [TARGET])
+            translate.document_from_member(translate.member_of(post), translate.accounts_suffix([TARGET]))
         )
     t0 = time.perf_counter()
     added = 0

@@ -23,7 +23,7 @@ from . import _harness as h
 pytestmark = pytest.mark.benchmark
 
 #: The posts migration: reads the settings from the environment, returns the step's stats.
-RUNNER = "redis_client.migrate.posts.run_posts_migration"
+RUNNER = "redis_client.migrate.commands.run_step"
 POSTS_PER_ACCOUNT = 1000
 
 # The child: runs the migration against REDIS_URL and prints its time and peak RSS as JSON.
@@ -40,7 +40,7 @@ module_name, name = sys.argv[1].rsplit(".", 1)
 runner = getattr(importlib.import_module(module_name), name)
 logging.basicConfig(level=logging.WARNING)
 t0 = time.perf_counter()
-stats = runner()
+stats = runner("0002_posts", fresh=True)
 took = time.perf_counter() - t0
 print(json.dumps({
     "seconds": took,
@@ -120,7 +120,7 @@ def test_migration_throughput(bench: Any, total: int) -> None:
             higher_is_better=True,
             target="report",
             note=(
-                f"{runner}(); {result['seconds']:.1f}s in the runner, "
+                f"{runner}('0002_posts'); {result['seconds']:.1f}s in the runner, "
                 f"{wall:.1f}s with process start; peak RSS {result['maxrss_kb'] / 1024:.0f} MB; "
                 f"server memory +{(mem1 - mem0) / 2**20:.0f} MB"
             ),
@@ -145,24 +145,21 @@ def test_ray_partitioned_migration_vs_single_process(bench: Any) -> None:
     in between); Ray's start-up is outside the timing, its scheduling of the tasks inside."""
     ray = pytest.importorskip("ray")
     from redis_client.core.settings import load_settings
-    from redis_client.migrate.distributed import migrate_posts_on_ray
-    from redis_client.migrate.posts import run_posts_migration
+    from redis_client.migrate import commands
 
     total = 100_000
     bench.fresh()
     _seed_legacy(bench, total)
     settings = load_settings(url=bench.server.url)
 
-    single = run_posts_migration(settings, migration_id="bench_single", fresh=True)
+    single = commands.run_step("0002_posts", settings, fresh=True)
     assert single.created == total
     _drop_post_records(bench)
 
     ray.init(num_cpus=RAY_WORKERS, include_dashboard=False, log_to_driver=False)
     try:
         t0 = time.perf_counter()
-        on_ray = migrate_posts_on_ray(
-            settings, "bench_ray", workers=RAY_WORKERS, batch_size=1000
-        )
+        on_ray = commands.run_step("0002_posts", settings, workers=RAY_WORKERS, fresh=True)
         ray_seconds = time.perf_counter() - t0
     finally:
         ray.shutdown()
