@@ -55,4 +55,6 @@ def run(op: Op[T]) -> T:
 
 async def arun(op: Op[T]) -> T:
     """Perform a model operation with the running loop's asyncio client."""
-    return await AsyncDriver(connector()).run(op)
+    bound = connector()
+    async with bound.in_flight():
+        return await AsyncDriver(bound).run(op)

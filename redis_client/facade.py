@@ -109,7 +109,8 @@ class SyncFacade(Facade):
 
 class AsyncFacade(Facade):
     async def _arun(self, op: Op[T]) -> T:
-        return await AsyncDriver(self.connector).run(self._with_first_write(op))
+        async with self.connector.in_flight():
+            return await AsyncDriver(self.connector).run(self._with_first_write(op))
 
     @property
     def r(self) -> Any:

@@ -306,3 +306,34 @@ async def test_async_fixture_in_an_async_test(async_redis_db: AsyncRedisDB) -> N
     await async_redis_db.add_user_post("alice", post_fields(1))
     assert [p.id for p in await async_redis_db.get_user_posts("alice")] == ["tw1"]
     assert [p.id for p in await Post.find(Post.accounts == "alice").aall()] == ["tw1"]
+
+
+def test_in_flight_limit_bounds_the_connections_of_a_loop(
+    redis_settings: RedisSettings, async_redis_db: Any, raw: redis.Redis
+) -> None:
+    """200 coroutines at once wait for one of ``max_in_flight`` places: no error, 3 connections."""
+    settings = redis_settings.model_copy(update={"max_in_flight": 3})
+
+    async def scenario() -> int:
+        async with AsyncRedisDB(settings) as adb:
+            await adb.get("warm")
+            before = int(raw.info("clients")["connected_clients"])
+            await asyncio.gather(*(adb.add_to_set("fans", f"u{i}") for i in range(200)))
+            return int(raw.info("clients")["connected_clients"]) - before
+
+    opened = asyncio.run(scenario())
+    assert raw.scard("fans") == 200
+    assert opened <= 3
+
+
+def test_more_callers_than_connections_wait_for_one(
+    redis_settings: RedisSettings, async_redis_db: Any, raw: redis.Redis
+) -> None:
+    settings = redis_settings.model_copy(update={"max_connections": 2, "max_in_flight": 50})
+
+    async def scenario() -> None:
+        async with AsyncRedisDB(settings) as adb:
+            await asyncio.gather(*(adb.add_to_set("waiters", f"a{i}") for i in range(100)))
+
+    asyncio.run(scenario())
+    assert raw.scard("waiters") == 100

@@ -122,3 +122,10 @@ def test_server_killed_and_restarted(restartable: EmbeddedRedis) -> None:
     assert db.get("k") == 1
     db.set("k", 2)
     assert db.get("k") == 2
+
+
+def test_more_threads_than_connections_wait_for_one(redis_db: RedisDB, raw: redis.Redis) -> None:
+    db = RedisDB(redis_db.settings.model_copy(update={"max_connections": 2}))
+    errors = run_in_threads(16, lambda t: [db.add_to_set("waiters", f"{t}:{i}") for i in range(20)])
+    assert errors == []
+    assert raw.scard("waiters") == 320

@@ -11,9 +11,11 @@ connects at construction; the first client of a process (or loop) waits for the 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import threading
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -44,6 +46,8 @@ class LoopState:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     #: Serialises the capabilities probe and the index checks within the loop.
     models_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    #: Bounds the operations in flight on this loop (``max_in_flight``); made on first use.
+    gate: asyncio.Semaphore | None = None
 
 
 class Connector:
@@ -159,6 +163,20 @@ class Connector:
             found = self.async_client_nowait(text).register_script(getattr(scripts, name))
             state.scripts[(name, text)] = found
         return found
+
+    @contextlib.asynccontextmanager
+    async def in_flight(self) -> AsyncIterator[None]:
+        """Hold one of the running loop's ``max_in_flight`` places for one operation.
+
+        With hundreds of tasks sending at once, every reply makes its task ready in the same
+        turn of the loop, and one turn then costs hundreds of tasks' client work; the others
+        (a health check, a ticker) wait that long. Waiting for a place keeps each turn short.
+        """
+        state = self.loop_state()
+        if state.gate is None:
+            state.gate = asyncio.Semaphore(self.settings.max_in_flight)
+        async with state.gate:
+            yield
 
     async def aclose(self) -> None:
         """Close the running loop's connections; a later command opens new ones."""

@@ -42,7 +42,13 @@ class RedisSettings(BaseSettings):
     retries: int = Field(3, ge=0)
     retry_backoff_base: float = Field(0.05, gt=0)
     retry_backoff_cap: float = Field(1.0, gt=0)
-    max_connections: int | None = Field(None, ge=1)
+    #: Connections per pool (one pool per process and response mode, or per event loop); callers
+    #: beyond it wait up to ``pool_timeout`` for one to be free instead of failing.
+    max_connections: int = Field(100, ge=1)
+    pool_timeout: float = Field(20.0, gt=0)
+    #: Commands one event loop has in flight at once (the asyncio API); more wait their turn, so
+    #: one turn of the loop stays short for the other tasks.
+    max_in_flight: int = Field(32, ge=1)
     health_check_interval: int = Field(30, ge=0)
     #: Index the words of ``Post.text`` (``Post.text % "words"``). Off saves memory and write time.
     full_text_search: bool = True

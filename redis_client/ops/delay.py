@@ -28,7 +28,8 @@ def seconds_to_wait(username: str, delay: float | None) -> Op[float]:
 
 async def ensure_delay(connector: Connector, username: str, delay: float | None = None) -> float:
     """Sleep (``asyncio.sleep``) until the account may post again; the seconds waited."""
-    wait = await AsyncDriver(connector).run(seconds_to_wait(username, delay))
+    async with connector.in_flight():
+        wait = await AsyncDriver(connector).run(seconds_to_wait(username, delay))
     if wait > 0:
         log.info("waiting %.0fs before the next post of this account", wait)
         await asyncio.sleep(wait)
