@@ -22,9 +22,10 @@ from redis_client.core import keys, scripts
 from redis_client.core.errors import InvalidArgumentError, InvalidUsernameError
 from redis_client.migrate.context import Context
 from redis_client.migrate.engine import KeyMigration
-from redis_client.migrate.report import StepStats, bad_item, key_name
+from redis_client.migrate.report import StepStats
 from redis_client.migrate.writer import WriteOutcome
 from redis_client.records import members
+from redis_client.records.bad import bad_item, key_name
 from redis_client.records.posts import write_records
 
 migration_id = "0002_posts"

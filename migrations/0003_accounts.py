@@ -15,9 +15,10 @@ from __future__ import annotations
 from redis_client.core import keys
 from redis_client.migrate.context import Context
 from redis_client.migrate.engine import KeyMigration
-from redis_client.migrate.report import StepStats, bad_item, key_name
+from redis_client.migrate.report import StepStats
 from redis_client.migrate.writer import WriteOutcome
 from redis_client.records.accounts import CREATED, UPDATED, LegacyAccount, read_accounts, upsert
+from redis_client.records.bad import bad_item, key_name
 
 migration_id = "0003_accounts"
 description = "TwitterAccount records from twitter_data:{username} and the action-time keys"

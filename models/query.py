@@ -46,6 +46,18 @@ _UNQUERYABLE = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
 _WORD = re.compile(r"\w+", re.UNICODE)
 #: How a clause on the words of a text field starts (user values never hold it: ':' is escaped).
 _FULL_TEXT = "_fts:"
+#: RediSearch's default stop words: not indexed, and a query made of them only is a syntax error.
+STOPWORDS = frozenset(
+    "a is the an and are as at be but by for if in into it no not of on or such that their then "
+    "there these they this to was will with".split()
+)
+
+
+def query_words(value: str) -> list[str]:
+    """The words of ``value`` as the index holds them: no punctuation, no stop words."""
+    return [
+        w for w in _WORD.findall(value) if any(c.isalnum() for c in w) and w.lower() not in STOPWORDS
+    ]
 
 
 def check_tag_value(field_name: str, value: str) -> str:
@@ -127,9 +139,12 @@ class SafeFindQuery(FindQuery):  # type: ignore[misc]
         if full_text and isinstance(value, str) and op in (Operators.EQ, Operators.NE):
             # Equality on a text field: its phrase in the index of words, then (in execute_op)
             # only the records whose text is exactly the value. The index holds no whole-text tag.
-            words = _WORD.findall(value)
+            words = query_words(value)
             if not words:
-                raise QueryValueError(f"cannot query {field_name} for a value without words")
+                raise QueryValueError(
+                    f"cannot query {field_name} for a value without indexed words (stop words "
+                    "and punctuation are not indexed)"
+                )
             clause = f'@{field_name}_fts:"{" ".join(words)}"'
             return clause if op is Operators.EQ else f"-({clause})"
         if field_type is RediSearchFieldTypes.TAG and isinstance(value, (str, list, tuple, set)):
@@ -145,7 +160,7 @@ class SafeFindQuery(FindQuery):  # type: ignore[misc]
                 return clause if op is Operators.IN else f"-{clause}"
         if field_type is RediSearchFieldTypes.TEXT and isinstance(value, str) and op is Operators.LIKE:
             # Every word must occur (stemmed, as RediSearch does); no operator is honoured.
-            words = _WORD.findall(value)
+            words = query_words(value)
             return f"@{field_name}_fts:({' '.join(words)})" if words else ""
         return str(
             super().resolve_value(field_name, field_type, field_info, op, value, [], model_class)

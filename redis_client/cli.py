@@ -40,6 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .migrate.cli import add_parser as add_migrate_parser
 
     add_migrate_parser(sub)
+    from .follow.cli import add_parser as add_sync_parser
+
+    add_sync_parser(sub)
     return parser
 
 

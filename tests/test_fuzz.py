@@ -424,6 +424,9 @@ def test_full_text_query_is_not_changed_by_the_characters_around_the_words(
 @FUZZ
 @given(value=st.text(max_size=20))
 @example(value='" | @text:*')
+@example(value="a")  # a stop word alone: not indexed, and a syntax error if sent
+@example(value="the A")
+@example(value="_")
 @example(value="%%")
 @example(value="\\")
 def test_any_full_text_value_never_crashes(

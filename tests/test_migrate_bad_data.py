@@ -17,7 +17,8 @@ from legacy_data import (
 from redis_client.core import keys
 from redis_client.core.codec import post_member
 from redis_client.core.settings import RedisSettings
-from redis_client.migrate.report import PREVIEW_CHARS, iter_report
+from redis_client.migrate.report import iter_report
+from redis_client.records.bad import PREVIEW_CHARS
 
 seeded = legacy_data.seeded  # the fixture
 

@@ -12,18 +12,14 @@ from redis_client.core import keys
 from redis_client.migrate.checkpoint import Checkpoint, Position
 from redis_client.migrate.progress import LogProgress, log_progress, terminal_progress
 from redis_client.migrate.report import (
-    PREVIEW_CHARS,
     SAMPLE_SIZE,
-    BadEntry,
     StepStats,
-    bad_item,
     combined,
-    entry_id,
     iter_report,
-    key_name,
     reason_kind,
     report_size,
 )
+from redis_client.records.bad import PREVIEW_CHARS, BadEntry, bad_item, entry_id, key_name
 
 
 def test_bad_entries_round_trip_through_json() -> None:

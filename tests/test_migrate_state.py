@@ -9,7 +9,7 @@ import redis
 from redis_client.core import keys
 from redis_client.migrate import state
 from redis_client.migrate.checkpoint import Checkpoint, Position
-from redis_client.migrate.report import bad_item
+from redis_client.records.bad import bad_item
 
 
 def test_applied_set(raw: redis.Redis, redis_db: Any) -> None:

@@ -10,8 +10,8 @@ import pytest
 import redis
 
 from redis_client.migrate.checkpoint import Checkpoint, Position
-from redis_client.migrate.report import bad_item
 from redis_client.migrate.writer import BatchWriter, Job, WriteOutcome
+from redis_client.records.bad import bad_item
 
 
 def _job(batch: Any, cursor: int, items: int, finished: list[bytes] | None = None) -> Job:

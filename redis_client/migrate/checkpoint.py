@@ -18,7 +18,8 @@ from typing import Any
 import redis
 
 from ..core import keys
-from .report import COUNTERS, BadEntry
+from ..records.bad import BadEntry
+from .report import COUNTERS
 
 
 @dataclass

@@ -27,6 +27,7 @@ from ..core.connector import Connector
 from ..core.drivers import SyncDriver
 from ..core.errors import MigrationFailedError, MigrationRefusedError, RedisClientError
 from ..core.settings import RedisSettings, load_settings
+from ..records.bad import BadEntry
 from . import discovery, distributed, state
 from . import inventory as keyspace
 from . import verify as comparison
@@ -34,7 +35,7 @@ from .context import DEFAULT_BATCH_SIZE, Context, Partition
 from .discovery import PACKAGE, Migration
 from .inventory import Inventory
 from .progress import ProgressFactory, log_progress
-from .report import BadEntry, StepStats, iter_report, report_size
+from .report import StepStats, iter_report, report_size
 from .verify import VerifyResult
 
 log = logging.getLogger("redis_client.migrate")

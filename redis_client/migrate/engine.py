@@ -16,10 +16,11 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..core import scan
+from ..records.bad import BadEntry, bad_item, key_name
 from .checkpoint import Checkpoint, Position
 from .context import Context
 from .progress import Progress
-from .report import BadEntry, StepStats, bad_item, key_name
+from .report import StepStats
 from .writer import BatchWriter, Job, WriteOutcome
 
 log = logging.getLogger("redis_client.migrate")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -13,54 +11,15 @@ from typing import Any
 import redis
 
 from ..core import keys
+from ..records.bad import BadEntry
 
-#: Characters of a bad post member shown in reports. twitter_data values are never shown.
-PREVIEW_CHARS = 80
 #: Bad entries kept in memory for the run's summary (all of them are stored in Redis).
 SAMPLE_SIZE = 50
 
 _POSITION = re.compile(r" at line \d+ column \d+")
+
 #: The counters a checkpoint stores, in this order.
 COUNTERS = ("items", "created", "updated", "skipped", "keys", "processed")
-
-
-@dataclass(frozen=True)
-class BadEntry:
-    key: str
-    reason: str
-    #: The first ``PREVIEW_CHARS`` characters of a post member; None for account data.
-    preview: str | None = None
-
-    def to_json(self) -> str:
-        return json.dumps({"key": self.key, "reason": self.reason, "preview": self.preview})
-
-    @classmethod
-    def from_json(cls, text: str | bytes) -> BadEntry:
-        data = json.loads(text)
-        preview = data.get("preview")
-        return cls(str(data["key"]), str(data["reason"]), None if preview is None else str(preview))
-
-
-def preview(raw: bytes | str) -> str:
-    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
-    return text if len(text) <= PREVIEW_CHARS else text[:PREVIEW_CHARS] + "..."
-
-
-def entry_id(key: str, detail: bytes | str = b"") -> str:
-    """Stable id of a bad entry: the same bad member met again (a resumed batch) is stored once."""
-    raw = detail.encode("utf-8", "surrogateescape") if isinstance(detail, str) else detail
-    return hashlib.blake2b(key.encode("utf-8", "surrogateescape") + b"\0" + raw, digest_size=8).hexdigest()
-
-
-def bad_item(key: str, reason: str, raw: bytes | None = None) -> tuple[str, BadEntry]:
-    """A report entry and its stable id; ``raw`` (a post member) gives the preview."""
-    entry = BadEntry(key, reason, preview(raw) if raw is not None else None)
-    return entry_id(key, raw if raw is not None else reason), entry
-
-
-def key_name(key: bytes | str) -> str:
-    """A key for messages and reports (bytes that are not UTF-8 shown escaped)."""
-    return key.decode("utf-8", "backslashreplace") if isinstance(key, bytes) else key
 
 
 @dataclass

@@ -15,8 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..records.bad import BadEntry
 from .checkpoint import Checkpoint, Position
-from .report import BadEntry
 
 log = logging.getLogger("redis_client.migrate")
 

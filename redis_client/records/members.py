@@ -129,7 +129,7 @@ def parse(raws: list[bytes], on_bad: Callable[[int, str], None]) -> list[Any]:
 def document(member: Any, account_json: str) -> str:
     """The record JSON of a parsed member listing one account (``account_json`` = JSON of a str).
 
-    Same fields and values as ``translate.document_of``; pydantic's compact separators.
+    The fields and values of the record ``add_user_post`` writes; pydantic's compact separators.
     """
     body: bytes = _SERIALIZERS[type(member)](member)
     return body[:-1].decode() + ',"accounts":[' + account_json + "]}"  # a str: JSON.SET args

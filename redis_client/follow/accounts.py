@@ -1,0 +1,119 @@
+"""Accounts -> ``TwitterAccount`` records: ``twitter_data:{username}`` and the action-time keys.
+
+A changed account is read whole (``redis_client.records.accounts.read_accounts``: its
+``twitter_data`` hash or older JSON string, and its known action times) and upserted with
+``UPSERT_ACCOUNT``, the migration's own rule: a missing record is created, metadata refreshed
+when it differs, action times only moved forward; a record that matches is not written. Tokens
+are never copied (``translate.account_record`` drops them). An account whose ``twitter_data``
+key is gone loses its record (``FOLLOW_DROP_ACCOUNT``, which checks again atomically).
+A deleted action-time key changes nothing: times never move back.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+import redis
+
+from ..core import keys, scripts
+from ..core.connector import Connector
+from ..core.drivers import SyncDriver
+from ..core.errors import InvalidUsernameError
+from ..core.protocol import Call, Pipeline, Script
+from ..core.scan import pages
+from ..records.accounts import CREATED, UPDATED, read_accounts, upsert
+from .report import Reporter
+from .stats import Counts
+
+log = logging.getLogger("redis_client.follow")
+
+#: Accounts read and upserted per round trip.
+CHUNK = 500
+
+
+class AccountSync:
+    def __init__(self, connector: Connector, reporter: Reporter) -> None:
+        self.driver = SyncDriver(connector)
+        self.client = connector.client()
+        self.reporter = reporter
+
+    def reconcile(self, usernames: Iterable[str]) -> Counts:
+        """Bring these accounts' records in step with their legacy keys."""
+        counts = Counts()
+        names = []
+        for username in usernames:
+            try:
+                names.append(keys.check_username(username))
+            except InvalidUsernameError:
+                continue
+        for start in range(0, len(names), CHUNK):
+            self._chunk(names[start : start + CHUNK], counts)
+        return counts
+
+    def _chunk(self, usernames: Sequence[str], counts: Counts) -> None:
+        data_keys = [keys.twitter_data(u).encode("utf-8", "surrogateescape") for u in usernames]
+        kinds = self.driver.perform(Pipeline([Call("type", (k,)) for k in data_keys]))
+        gone = [u for u, kind in zip(usernames, kinds, strict=True) if _text(kind) == "none"]
+        present = [k for k, kind in zip(data_keys, kinds, strict=True) if _text(kind) != "none"]
+        if gone:
+            calls = [
+                _drop_call(u)
+                for u in gone
+            ]
+            for reply in self.driver.perform(Pipeline(calls)):
+                if isinstance(reply, redis.ResponseError):
+                    log.warning("cannot remove an account record: %s", scripts.server_message(reply))
+                    counts.failed += 1
+                else:
+                    counts.accounts_removed += int(reply)
+        if not present:
+            return
+
+        # The reporter gets the key and the reason, never a value: twitter_data holds tokens.
+        accounts = self.driver.run(read_accounts(present, self.reporter.key))
+        if not accounts:
+            return
+        for account, done in zip(accounts, self.driver.run(upsert(accounts)), strict=True):
+            if done.error is not None:
+                counts.failed += 1
+                self.reporter.key(account.key, done.error)
+            elif done.code == CREATED:
+                counts.accounts_created += 1
+            elif done.code == UPDATED:
+                counts.accounts_updated += 1
+
+    def pass_pages(self, scan_count: int) -> Iterator[list[str]]:
+        """Page by page, every account with a ``twitter_data`` key, then the account records
+        whose ``twitter_data`` key is gone (``reconcile`` removes them)."""
+        for _, page in pages(self.client, keys.prefix_pattern(keys.TWITTER_DATA), scan_count):
+            names = []
+            for key in page:
+                name = _username(key, keys.TWITTER_DATA)
+                if name is None:
+                    self.reporter.key(key, "key name does not hold a usable UTF-8 username")
+                else:
+                    names.append(name)
+            yield names
+        record_prefix = f"{keys.MODEL_NAMESPACE}:{keys.ACCOUNT_PREFIX}"
+        for _, page in pages(self.client, keys.model_pattern(keys.ACCOUNT_PREFIX), scan_count):
+            names = [n for n in (_username(k, record_prefix) for k in page) if n is not None]
+            exists = self.driver.perform(Pipeline([Call("exists", (keys.twitter_data(n),)) for n in names]))
+            yield [n for n, found in zip(names, exists, strict=True) if found == 0]
+
+
+def _drop_call(username: str) -> Script:
+    record = keys.model_key(keys.ACCOUNT_PREFIX, username)
+    return Script("FOLLOW_DROP_ACCOUNT", [keys.twitter_data(username), record], [])
+
+
+def _username(key: Any, prefix: str) -> str | None:
+    try:
+        return keys.check_username(keys.username_from_key(key.decode("utf-8"), prefix))
+    except (UnicodeDecodeError, ValueError):
+        return None
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)

@@ -1,0 +1,363 @@
+"""``Follower``: model records that follow every writer of the legacy keys, live.
+
+One loop per process: take the lease (or stand by), subscribe to keyspace notifications (turning
+them on where the server allows it), reconcile what changed while nobody followed (a pass), then
+bring each batch of notified keys in step, with a pass every ``interval`` (``fallback_interval``
+when notifications do not arrive) and a full pass every ``full_interval``. A lost connection or
+a server restart is ridden out: wait for the server, subscribe again, pass again. It never
+writes a legacy key: posts go through ``posts.PostSync``, accounts through
+``accounts.AccountSync``, and the rest of what it writes is under ``redis_client_om:follow:``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+
+import models  # noqa: F401 - registers the model indexes that the records need
+
+from ..core import indexes, keys, scripts
+from ..core.connector import Connector
+from ..core.drivers import SyncDriver
+from ..core.errors import ServerUnavailableError
+from ..core.protocol import ForgetIndexes, Models
+from ..core.settings import RedisSettings
+from . import events, passes
+from .accounts import AccountSync
+from .batches import BatchRunner
+from .lease import Lease
+from .linked import INDEX
+from .options import FollowOptions
+from .pending import Batch, Pending
+from .posts import PostSync
+from .report import Reporter
+from .stats import Counts, FollowStats, log_line
+
+log = logging.getLogger("redis_client.follow")
+
+#: Errors after which the follower waits for the server and starts over (never fatal once running).
+OUTAGE: tuple[type[Exception], ...] = (redis.ConnectionError, redis.TimeoutError, ServerUnavailableError)
+#: Times one ``reconcile()`` reads a key before calling it not in step (it keeps changing).
+ONCE_RETRIES = 6
+#: The scripts the batches run, loaded when the follower connects.
+PRELOADED = ("ADD_POSTS", "UPSERT_ACCOUNT", "FOLLOW_READ", "FOLLOW_UNLINK_POSTS", "FOLLOW_DROP_ACCOUNT",
+             "FOLLOW_SET_FINGERPRINT")
+
+
+class _Stopped(Exception):
+    """``stop`` was set during a pass: leave it unfinished (the next start passes again)."""
+
+
+@dataclass(frozen=True)
+class PassResult:
+    """What ``Follower.reconcile`` did (``Counts`` of that pass and its batches)."""
+
+    counts: Counts
+    keys_seen: int
+    keys_marked: int
+
+    @property
+    def in_step(self) -> bool:
+        """Every record could be written (malformed members are skipped, not failures)."""
+        return self.counts.failed == 0
+
+
+class Follower:
+    """Follows the legacy keys of one server; ``run(stop)`` in a thread, a process or an actor.
+
+    ``ready`` is set once the records are in step after the follower (re)started leading;
+    ``leading`` while it holds the lease; ``stats`` has the counters, ``mode`` what it does.
+    """
+
+    def __init__(self, settings: RedisSettings | None = None, options: FollowOptions | None = None) -> None:
+        self.options = options or FollowOptions()
+        self.connector = Connector(settings)
+        self.driver = SyncDriver(self.connector)
+        self.stats = FollowStats()
+        self.pending = Pending()
+        self.reporter = Reporter()
+        self.ready = threading.Event()
+        self.leading = threading.Event()
+        self.mode = "starting"
+        self._resubscribed = threading.Event()
+        self._notifications = False
+        self._problem: str | None = None
+        self._next_check = 0.0
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._accounts: AccountSync | None = None
+        self._runner: BatchRunner | None = None
+
+    # --- entry points ---
+
+    def run(self, stop: threading.Event) -> None:
+        """Follow until ``stop`` is set, then finish the batch, release the lease and return.
+
+        The first connection's problems are raised (unreachable server, no JSON/search modules,
+        bad settings); later outages are waited out.
+        """
+        self._prepare()
+        # One lease (one token) for the whole run: after an outage it is renewed, not waited for.
+        lease = Lease(self.client, self.options.lease_timeout) if self.options.lease else None
+        self._stopping = stop
+        errors = 0
+        while not stop.is_set():
+            try:
+                self.mode = "standby"
+                if lease is not None and not lease.acquire(stop):
+                    break
+                try:
+                    self._lead(stop, lease)
+                except BaseException:
+                    if lease is not None:
+                        lease.pause()  # keeps its token: renewed, not waited for, once back
+                    raise
+                if lease is not None:
+                    lease.release()
+            except OUTAGE as exc:
+                log.warning("follow: Redis unreachable (%s): waiting for it", type(exc).__name__)
+                self._recover(stop)
+            except redis.RedisError as exc:  # e.g. OOM, a command the ACL refuses: never fatal
+                errors += 1
+                delay = min(30.0, 2.0 ** min(errors, 5))
+                log.error("follow: %s: %s; again in %.0fs", type(exc).__name__,
+                          scripts.server_message(exc), delay)
+                stop.wait(delay)
+            else:
+                errors = 0
+        self.mode = "stopped"
+
+    def start(self) -> threading.Thread:
+        """Run in a daemon thread (``stop()`` ends it)."""
+        self._stop.clear()
+        self._thread = threading.Thread(
+            target=self.run, args=(self._stop,), name="redis-client-follow", daemon=True
+        )
+        self._thread.start()
+        return self._thread
+
+    def stop(self, timeout: float | None = None) -> None:
+        self._stop.set()
+        self.pending.wake()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def reconcile(self, full: bool = False) -> PassResult:
+        """One pass and its batches, without lease or notifications (``redis-client sync --once``):
+        every changed key (every key with ``full``) and every account brought in step."""
+        self._prepare()
+        assert self._runner is not None
+        before = self.stats.snapshot()
+        seen, marked = self._pass(full)
+        tries: dict[bytes, int] = {}
+        failed = 0
+        while True:
+            batch = self.pending.take(self.options.batch_keys, self.options.deep_batch_keys)
+            if not batch:
+                self._runner.finish()  # its keys to read again come back to pending
+                if not len(self.pending):
+                    break
+                continue
+            kept = []
+            for entry in batch.posts:
+                tries[entry.zkey] = tries.get(entry.zkey, 0) + 1
+                if tries[entry.zkey] > ONCE_RETRIES:
+                    failed += 1  # it keeps changing under us: not in step (the live follower goes on)
+                else:
+                    kept.append(entry)
+            self._runner.submit(Batch(kept, batch.accounts))
+        after = self.stats.snapshot()
+        counts = Counts(**{k: after[k] - before[k] for k in Counts().as_dict()})
+        counts.failed += failed
+        return PassResult(counts, seen, marked)
+
+    @property
+    def client(self) -> redis.Redis[Any]:
+        return self.connector.client()
+
+    # --- leading ---
+
+    def _prepare(self, after_outage: bool = False) -> None:
+        """Connect, require the JSON and search modules, wait for the index to be complete."""
+        if after_outage:
+            self.driver.perform(ForgetIndexes())  # the server may have restarted empty
+        self.driver.perform(Models(require=True))
+        self.driver.run(indexes.wait_indexed(INDEX))
+        for name in PRELOADED:  # one SCRIPT LOAD each, not a NOSCRIPT per call of the first batch
+            self.client.execute_command("SCRIPT", "LOAD", getattr(scripts, name))
+        if self._runner is None:
+            self._accounts = AccountSync(self.connector, self.reporter)
+            self._runner = BatchRunner(
+                PostSync(self.connector, self.options, self.reporter), self._accounts, self.reporter,
+                self.stats, self.pending, self.client,
+            )
+
+    def _lead(self, stop: threading.Event, lease: Lease | None) -> None:
+        runner = self._runner
+        assert runner is not None
+        self.leading.set()
+        self.ready.clear()
+        listener = events.Listener(
+            self.connector.client(), self.connector.database, self.pending, self.stats, self._resubscribed.set
+        )
+        listener.start()
+        try:
+            self._resubscribed.wait(self.options.probe_timeout)
+            self._resubscribed.clear()
+            self._check_notifications(listener)
+            self._pass()
+            starting = True
+            now = time.monotonic()
+            next_pass, next_log = now + self._interval(), now + self.options.log_interval
+            full_every = self.options.full_interval
+            next_full = now + full_every if full_every is not None else None
+            while not stop.is_set():
+                if lease is not None and lease.lost.is_set():
+                    return  # back to standby: ``run`` tries for the lease again
+                now = time.monotonic()
+                if self._resubscribed.is_set():  # reconnected: what happened meanwhile is unknown
+                    self._resubscribed.clear()
+                    self._check_notifications(listener)
+                    self._pass()
+                    next_pass = now + self._interval()
+                elif next_full is not None and now >= next_full:
+                    self._pass(full=True)
+                    next_full, next_pass = now + (full_every or 0), now + self._interval()
+                elif now >= next_pass:
+                    if now >= self._next_check:  # also while polling: not at every pass
+                        self._check_notifications(listener)
+                    self._pass(periodic=self._notifications)
+                    next_pass = time.monotonic() + self._interval()
+                if self.options.coalesce and 0 < len(self.pending) < self.options.batch_keys // 10:
+                    stop.wait(self.options.coalesce)  # a few more keys per batch under a stream
+                batch = self.pending.take(self.options.batch_keys, self.options.deep_batch_keys)
+                if batch:
+                    runner.submit(batch)
+                else:
+                    runner.finish()
+                if starting and self.pending.settled() and runner.idle:
+                    starting = False
+                    self.ready.set()
+                    log.info("follow (%s): records in step", self.mode)
+                if not batch and runner.idle:
+                    wait = min(next_pass, next_log, next_full or next_pass) - time.monotonic()
+                    self.pending.wait(max(0.0, min(wait, 1.0)))
+                if time.monotonic() >= next_log:
+                    log_line(self.stats, self.mode, len(self.pending))
+                    next_log = time.monotonic() + self.options.log_interval
+        except _Stopped:
+            return
+        finally:
+            with contextlib.suppress(*OUTAGE):  # finishes its batch (on an error: it went back)
+                runner.finish()
+            listener.stop.set()
+            with contextlib.suppress(*OUTAGE):  # a notification wakes the listener at once
+                self.client.delete(keys.FOLLOW_PROBE)
+                self.client.set(keys.FOLLOW_PROBE, b"1", px=1000)
+            listener.join(5)
+            self.leading.clear()
+
+    def _interval(self) -> float:
+        return self.options.interval if self._notifications else self.options.fallback_interval
+
+    def _check_notifications(self, listener: events.Listener) -> None:
+        """Turn notifications on where allowed; do they arrive (the probe's comes back)? Else poll."""
+        self._next_check = time.monotonic() + self.options.interval
+        setup = events.enable_notifications(self.client, self.options.configure_notifications)
+        problem = listener.refused and f"this user may not subscribe ({listener.refused})"
+        if problem is None and not self._probe(listener):
+            problem = setup.problem or "notifications do not arrive"
+        if problem is None:
+            if not self._notifications:
+                log.info("follow: keyspace notifications arrive: following live")
+            self._notifications, self._problem = True, None
+            self.mode = "notifications"
+            return
+        if problem != self._problem:
+            channels = " ".join("&" + p for p in events.patterns(self.connector.database))
+            log.warning(
+                "follow: keyspace notifications cannot be used: %s. To follow live, %s; an ACL user "
+                "also needs its PSUBSCRIBE patterns (allchannels, or exactly: %s). Until then "
+                "changes are picked up by a pass every %gs.",
+                problem, events.HOW_TO, channels, self.options.fallback_interval,
+            )
+        self._notifications, self._problem = False, problem
+        self.mode = "polling"
+
+    def _probe(self, listener: events.Listener) -> bool:
+        """Do the notifications of the probe's writes (each class once) come back in time?"""
+        if not listener.is_alive():
+            return False
+        listener.probe_events.clear()
+        listener.probe_seen.clear()
+        pipe = self.client.pipeline(transaction=False)
+        events.probe_commands(pipe, keys.FOLLOW_PROBE)
+        pipe.execute()
+        deadline = time.monotonic() + self.options.probe_timeout
+        while not all(e in listener.probe_events for e in events.PROBE_EVENTS):
+            left = deadline - time.monotonic()
+            if left <= 0 or not listener.probe_seen.wait(left):
+                return False
+            listener.probe_seen.clear()
+        return True
+
+    # --- passes and batches ---
+
+    def _pass(self, full: bool = False, periodic: bool = False) -> tuple[int, int]:
+        """Mark what changed; a ``periodic`` pass leaves the pending keys to their notifications
+        (after a start or a reconnection, notifications may have been lost: nothing is left)."""
+        assert self._accounts is not None
+        t0 = time.monotonic()
+        assert self._runner is not None
+        seen, marked = passes.post_keys_pass(
+            self.client, self.driver, self.pending, self.options.scan_count, full,
+            between_pages=self._keep_up, busy=self._runner.busy, skip_pending=periodic,
+        )
+        for names in self._accounts.pass_pages(self.options.scan_count):
+            self.pending.accounts(names)
+        self.stats.add(Counts(passes=1, full_passes=int(full)))
+        log.debug("follow: %s pass: %d post keys, %d to reconcile (%.2fs)",
+                  "full" if full else "fingerprint", seen, marked, time.monotonic() - t0)
+        return seen, marked
+
+    def _keep_up(self) -> None:
+        """Between two pages of a pass: the appends notified meanwhile (a long pass adds no lag)."""
+        if self._stopping.is_set():
+            raise _Stopped
+        if self.leading.is_set() and self._runner is not None:
+            batch = self.pending.take(self.options.batch_keys, 0)
+            if batch.accounts:
+                self.pending.put_back([], batch.accounts)
+            if batch.posts:
+                self._runner.submit(Batch(batch.posts, {}))
+
+    def _recover(self, stop: threading.Event) -> None:
+        """Wait until the server answers and the records can be used again (indexes ready)."""
+        self.leading.clear()
+        self.ready.clear()
+        self.mode = "reconnecting"
+        delay = 0.1
+        while not stop.is_set():
+            try:
+                self.client.ping()
+                self._prepare(after_outage=True)
+                log.info("follow: Redis reachable again")
+                return
+            except OUTAGE:
+                pass
+            stop.wait(delay)
+            delay = min(delay * 2, 5.0)
+
+
+def follow(
+    settings: RedisSettings | None, stop: threading.Event, options: FollowOptions | None = None
+) -> None:
+    """Follow the legacy keys until ``stop`` is set (``Follower(settings, options).run(stop)``)."""
+    Follower(settings, options).run(stop)
