@@ -47,10 +47,11 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 #: How a clause on the words of a text field starts (user values never hold it: ':' is escaped).
 _FULL_TEXT = "_fts:"
 #: RediSearch's default stop words: not indexed, and a query made of them only is a syntax error.
-STOPWORDS = frozenset(
-    "a is the an and are as at be but by for if in into it no not of on or such that their then "
-    "there these they this to was will with".split()
-)
+STOPWORDS = frozenset({
+    "a", "is", "the", "an", "and", "are", "as", "at", "be", "but", "by", "for", "if", "in", "into",
+    "it", "no", "not", "of", "on", "or", "such", "that", "their", "then", "there", "these", "they",
+    "this", "to", "was", "will", "with",
+})
 
 
 def query_words(value: str) -> list[str]:
