@@ -1,9 +1,10 @@
-"""``Post`` records of parsed legacy members, written with ``ADD_POSTS`` in record-only mode.
+"""``Post`` records of parsed legacy members, for the jobs that write records only.
 
-Record-only mode (``ARGV[2] = '0'``) never touches the sorted set: it creates a record with
-``JSON.SET ... NX`` and otherwise only adds the account to the record's ``accounts`` when
-missing. So writing the same members twice, or members that ``db.add_user_post`` wrote
-meanwhile, changes nothing, and an id met under two accounts is one record listing both.
+A new record is created with ``JSON.SET ... NX`` of the same document ``add_user_post`` writes;
+a record that exists only gains the account in its ``accounts`` when missing (``ADD_POSTS`` in
+record-only mode, ``ARGV[2] = '0'``, which never touches the sorted set). So writing the same
+members twice, or members that ``db.add_user_post`` wrote meanwhile, changes nothing, and an id
+met under two accounts is one record listing both.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 import redis
 
 from ..core import keys, scripts
-from ..core.protocol import Op, Pipeline, Script
+from ..core.protocol import Call, Op, Pipeline, Script
 from . import members
 
 
@@ -43,23 +44,49 @@ def records_call(zkey: bytes | str, username: str, posts: Sequence[Any]) -> Scri
 
 
 def write_records(batch: Sequence[tuple[bytes | str, str, Sequence[Any]]]) -> Op[Written]:
-    """Write the records of several accounts' posts in one round trip.
+    """Write the records of several accounts' posts: one round trip when they are all new.
 
-    ``batch`` holds (posted_tweets key, username, parsed members). A call that fails (a record
-    key of another type makes the whole call fail before any write) is written again post by
-    post, so only the posts whose own record key is unusable are left out, with the reason.
+    ``batch`` holds (posted_tweets key, username, parsed members). New records are created by
+    pipelined ``JSON.SET ... NX`` (the server's cheapest write: no script around it). Posts
+    whose id already has a record then go through ``ADD_POSTS`` in record-only mode, which adds
+    the account to the record's ``accounts`` if missing (a second round trip, only for them). A
+    record key of another type leaves that post out, with the reason; the others are written.
     """
     written = Written()
-    replies = yield Pipeline([records_call(zkey, user, posts) for zkey, user, posts in batch])
-    for (zkey, user, posts), reply in zip(batch, replies, strict=True):
+    posts = [(zkey, user, json.dumps(user), post) for zkey, user, group in batch for post in group]
+    replies = yield Pipeline([
+        Call("execute_command", ("JSON.SET", keys.model_key(keys.POST_PREFIX, post.id), "$",
+                                 members.document(post, account), "NX"))
+        for _, _, account, post in posts
+    ])
+    existing: dict[tuple[bytes | str, str], list[Any]] = {}
+    for (zkey, user, _, post), reply in zip(posts, replies, strict=True):
+        if isinstance(reply, redis.ResponseError):
+            written.failed.append((post, _failure(post, reply)))
+        elif reply:
+            written.created += 1
+        else:  # the id has a record: link the account to it
+            existing.setdefault((zkey, user), []).append(post)
+    if not existing:
+        return written
+    groups = list(existing.items())
+    links = yield Pipeline([records_call(zkey, user, group) for (zkey, user), group in groups])
+    for ((zkey, user), group), reply in zip(groups, links, strict=True):
         if not isinstance(reply, redis.ResponseError):
-            written.created += int(reply)
+            written.created += int(reply)  # a record deleted meanwhile is made again
             continue
-        singles = yield Pipeline([records_call(zkey, user, [post]) for post in posts])
-        for post, single in zip(posts, singles, strict=True):
+        singles = yield Pipeline([records_call(zkey, user, [post]) for post in group])
+        for post, single in zip(group, singles, strict=True):
             if isinstance(single, redis.ResponseError):
-                reason = f"cannot write the Post record of id {post.id!r}: {scripts.server_message(single)}"
-                written.failed.append((post, reason))
+                written.failed.append((post, _failure(post, single)))
             else:
                 written.created += int(single)
     return written
+
+
+def _failure(post: Any, error: redis.ResponseError) -> str:
+    message = scripts.server_message(error)
+    if "wrong Redis type" in message:  # JSON.SET's wording; the script's says WRONGTYPE too
+        record = keys.model_key(keys.POST_PREFIX, post.id)
+        message = f"WRONGTYPE {record} holds another type, not a JSON record"
+    return f"cannot write the Post record of id {post.id!r}: {message}"
