@@ -77,11 +77,11 @@ def pool_per_loop(client: Any) -> Any:
     if isinstance(client, redis.asyncio.Redis):
         pool = client.connection_pool
         if type(pool) is redis.asyncio.ConnectionPool:
-            client.connection_pool = PoolPerLoop(pool)  # type: ignore[assignment]
+            client.connection_pool = PoolPerLoop(pool)
     return client
 
 
-class MigrationAdapter(BaseMigration):  # type: ignore[misc]  # redis-om is untyped
+class MigrationAdapter(BaseMigration):
     """Base of the generated classes: a migration file as a redis-om data migration."""
 
     migration: ClassVar[Migration]

@@ -49,7 +49,7 @@ def _member_model() -> type[BaseModel]:
     for name in POST_MEMBER_FIELDS:
         info = Post.model_fields[name]
         params = (info.annotation, *info.metadata)
-        annotation = Annotated[params] if info.metadata else info.annotation  # type: ignore[valid-type]
+        annotation = Annotated[params] if info.metadata else info.annotation
         fields[name] = (annotation, ... if info.is_required() else info.default)
     config = ConfigDict(
         extra="ignore", str_strip_whitespace=bool(Post.model_config.get("str_strip_whitespace"))
@@ -87,7 +87,7 @@ def _canonical_model(source: type[BaseModel] = Post) -> type[BaseModel] | None:
             if native is not None:
                 metadata.append(native)
         params = (info.annotation, *metadata)
-        annotation = Annotated[params] if metadata else info.annotation  # type: ignore[valid-type]
+        annotation = Annotated[params] if metadata else info.annotation
         fields[name] = (annotation, ... if info.is_required() else info.default)
     config = ConfigDict(
         extra="ignore", strict=True,
