@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from redis_client.core import keys, scripts
-from redis_client.core.errors import InvalidArgumentError, InvalidUsernameError
 from redis_client.migrate.context import Context
 from redis_client.migrate.engine import KeyMigration
 from redis_client.migrate.report import StepStats
@@ -61,10 +60,14 @@ class PostKeys(KeyMigration):
         self._pending_posts = 0
 
     def count(self, source_keys: list[bytes]) -> int:
+        return sum(n for n in self._cards(source_keys) if isinstance(n, int))
+
+    def _cards(self, source_keys: list[bytes]) -> list[Any]:
+        """ZCARD of each key, in one pipelined round trip (an error reply for a wrong type)."""
         pipe = self.client.pipeline(transaction=False)
         for key in source_keys:
             pipe.zcard(key)
-        return sum(n for n in pipe.execute(raise_on_error=False) if isinstance(n, int))
+        return pipe.execute(raise_on_error=False)
 
     def process(self, source_keys: list[bytes]) -> None:
         # The key interrupted by a crash first, from where it stood.
@@ -84,12 +87,8 @@ class PostKeys(KeyMigration):
 
     def _sources(self, source_keys: list[bytes]) -> list[_Source]:
         """How many members each key holds (one pipelined round trip); wrong types reported."""
-        pipe = self.client.pipeline(transaction=False)
-        for key in source_keys:
-            pipe.zcard(key)
-        cards = pipe.execute(raise_on_error=False)
         sources = []
-        for key, card in zip(source_keys, cards, strict=True):
+        for key, card in zip(source_keys, self._cards(source_keys), strict=True):
             if isinstance(card, Exception):  # WRONGTYPE: say which type it holds
                 kind = self.client.execute_command("TYPE", key)
                 self.report(key, f"posted_tweets key holds a {key_name(kind)}, not a sorted set")
@@ -98,10 +97,8 @@ class PostKeys(KeyMigration):
             if not card:  # deleted since SCAN (e.g. remove_account): nothing to migrate
                 self.finish_key(key)
                 continue
-            try:
-                name = keys.username_from_key(key.decode("utf-8"), keys.POSTED_TWEETS)
-                username = keys.check_username(name)
-            except (UnicodeDecodeError, InvalidArgumentError, InvalidUsernameError):
+            username = keys.username_of(key, keys.POSTED_TWEETS)
+            if username is None:
                 self.report(key, "key name does not hold a usable UTF-8 username")
                 self.finish_key(key)
                 continue
@@ -155,9 +152,8 @@ class PostKeys(KeyMigration):
             return self._count_new(batch)
         written = self.ctx.run(write_records([(c.zkey, c.username, c.posts) for c in batch]))
         outcome = WriteOutcome(created=written.created)
-        zkey_of = {id(post): chunk.zkey for chunk in batch for post in chunk.posts}
-        for post, reason in written.failed:
-            outcome.failed.append(bad_item(key_name(zkey_of[id(post)]), reason, members.member_text(post)))
+        for zkey, post, reason in written.failed:
+            outcome.failed.append(bad_item(key_name(zkey), reason, members.member_text(post)))
         return outcome
 
     def _count_new(self, batch: list[_Chunk]) -> WriteOutcome:

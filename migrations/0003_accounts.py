@@ -37,16 +37,14 @@ class AccountKeys(KeyMigration):
     def process(self, source_keys: list[bytes]) -> None:
         for start in range(0, len(source_keys), self.batch_size):
             chunk = source_keys[start : start + self.batch_size]
-            accounts = self.ctx.run(read_accounts(chunk, self._report_key))
+            # A Reporter never gets a value: twitter_data holds tokens.
+            accounts = self.ctx.run(read_accounts(chunk, self.report))
             self.stats.items += len(accounts)
             self.stats.processed += len(chunk)
             self._pending = accounts
             for key in chunk:
                 self.finish_key(key)
             self.flush()
-
-    def _report_key(self, key: bytes | str, reason: str) -> None:
-        self.report(key, reason)  # never with a value: twitter_data holds tokens
 
     def take_batch(self) -> list[LegacyAccount] | None:
         accounts, self._pending = self._pending, []

@@ -11,7 +11,8 @@ import threading
 from typing import Any, TypeVar
 
 from redis_client.core.connector import Connector, shared
-from redis_client.core.drivers import AsyncDriver, SyncDriver
+from redis_client.core.drivers import SyncDriver
+from redis_client.core.drivers import arun as drivers_arun
 from redis_client.core.protocol import Op
 from redis_client.core.settings import RedisSettings
 
@@ -55,6 +56,4 @@ def run(op: Op[T]) -> T:
 
 async def arun(op: Op[T]) -> T:
     """Perform a model operation with the running loop's asyncio client."""
-    bound = connector()
-    async with bound.in_flight():
-        return await AsyncDriver(bound).run(op)
+    return await drivers_arun(connector(), op)

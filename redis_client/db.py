@@ -1,4 +1,4 @@
-"""``RedisDB``: the classic API, synchronous (thread-safe, one lazily connected pool per process)."""
+"""``RedisDB``: the classic API, synchronous (thread-safe; lazily connected pools, per process)."""
 
 from __future__ import annotations
 

@@ -17,7 +17,7 @@ from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, overload
 from .core import readiness
 from .core.capabilities import Capabilities
 from .core.connector import Connector
-from .core.drivers import AsyncDriver, SyncDriver
+from .core.drivers import SyncDriver, arun
 from .core.protocol import Models, Op, before_first_request
 from .core.settings import RedisSettings
 from .function_variables import DEFAULT_FUNCTION_VARIABLES
@@ -109,8 +109,7 @@ class SyncFacade(Facade):
 
 class AsyncFacade(Facade):
     async def _arun(self, op: Op[T]) -> T:
-        async with self.connector.in_flight():
-            return await AsyncDriver(self.connector).run(self._with_first_write(op))
+        return await arun(self.connector, self._with_first_write(op))
 
     @property
     def r(self) -> Any:
@@ -122,7 +121,9 @@ class AsyncFacade(Facade):
         return await readiness.ais_ready(self.settings, timeout)
 
     async def aclose(self) -> None:
-        """Release this instance's connections of the running loop (a later call reconnects)."""
+        """Close this instance's connector's connections of the running loop (for the shared ``db``,
+        those of the shared connector, which the models' async queries use too); a later call
+        reconnects."""
         await self.connector.aclose()
 
     async def __aenter__(self: T) -> T:

@@ -7,6 +7,12 @@ from typing import Any
 
 from .errors import InvalidValueError, StoredValueError
 
+
+def text(value: Any, errors: str = "strict") -> str:
+    """A reply value as text: bytes decoded as UTF-8 (``errors`` as for ``bytes.decode``)."""
+    return value.decode("utf-8", errors) if isinstance(value, bytes) else str(value)
+
+
 #: Order of the 7 fields in a ``posted_tweets:{username}`` member. Other services parse it.
 POST_MEMBER_FIELDS: tuple[str, ...] = (
     "id",

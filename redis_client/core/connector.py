@@ -11,11 +11,9 @@ connects at construction; the first client of a process (or loop) waits for the 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import threading
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -40,7 +38,7 @@ class LoopState:
     """The asyncio clients of one event loop."""
 
     clients: dict[bool, AsyncRedis[Any]] = field(default_factory=dict)
-    scripts: dict[tuple[str, bool], AsyncScript] = field(default_factory=dict)
+    scripts: dict[str, AsyncScript] = field(default_factory=dict)
     ready: bool = False
     #: Serialises the startup wait within the loop.
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -61,7 +59,7 @@ class Connector:
     def _reset(self) -> None:
         self._pid = os.getpid()
         self._clients: dict[bool, redis.Redis[Any]] = {}
-        self._scripts: dict[tuple[str, bool], SyncScript] = {}
+        self._scripts: dict[str, SyncScript] = {}
         self._loops: dict[asyncio.AbstractEventLoop, LoopState] = {}
         self.capabilities: Capabilities | None = None
         self.indexes_ready = False
@@ -115,11 +113,11 @@ class Connector:
                 found = self._clients[text] = redis.Redis(connection_pool=pool)
             return found
 
-    def script(self, name: str, text: bool = False) -> SyncScript:
-        found = self._scripts.get((name, text))
+    def script(self, name: str) -> SyncScript:
+        """A script of ``redis_client.core.scripts`` on the bytes client."""
+        found = self._scripts.get(name)
         if found is None:
-            found = self.client(text).register_script(getattr(scripts, name))
-            self._scripts[(name, text)] = found
+            found = self._scripts[name] = self.client().register_script(getattr(scripts, name))
         return found
 
     # --- asyncio ---
@@ -136,14 +134,16 @@ class Connector:
                 state = self._loops.setdefault(loop, LoopState())
         return state
 
-    def async_client_nowait(self, text: bool = False) -> AsyncRedis[Any]:
-        """The running loop's asyncio client, without waiting for the server."""
-        state = self.loop_state()
+    def _async_client(self, state: LoopState, text: bool) -> AsyncRedis[Any]:
         found = state.clients.get(text)
         if found is None:
             pool = pools.build_async_pool(self.settings, decode=text)
             found = state.clients[text] = redis.asyncio.Redis(connection_pool=pool)
         return found
+
+    def async_client_nowait(self, text: bool = False) -> AsyncRedis[Any]:
+        """The running loop's asyncio client, without waiting for the server."""
+        return self._async_client(self.loop_state(), text)
 
     async def async_client(self, text: bool = False) -> AsyncRedis[Any]:
         """The running loop's asyncio client; the loop's first waits for the server."""
@@ -154,19 +154,19 @@ class Connector:
                     settings = self.settings
                     await readiness.aensure_ready(settings, settings.startup_wait)
                     state.ready = True
-        return self.async_client_nowait(text)
+        return self._async_client(state, text)
 
-    def async_script(self, name: str, text: bool = False) -> AsyncScript:
+    def async_script(self, name: str) -> AsyncScript:
+        """A script of ``redis_client.core.scripts`` on the running loop's bytes client."""
         state = self.loop_state()
-        found = state.scripts.get((name, text))
+        found = state.scripts.get(name)
         if found is None:
-            found = self.async_client_nowait(text).register_script(getattr(scripts, name))
-            state.scripts[(name, text)] = found
+            script = self._async_client(state, False).register_script(getattr(scripts, name))
+            found = state.scripts[name] = script
         return found
 
-    @contextlib.asynccontextmanager
-    async def in_flight(self) -> AsyncIterator[None]:
-        """Hold one of the running loop's ``max_in_flight`` places for one operation.
+    def in_flight(self) -> asyncio.Semaphore:
+        """The running loop's ``max_in_flight`` places: an operation holds one while it runs.
 
         With hundreds of tasks sending at once, every reply makes its task ready in the same
         turn of the loop, and one turn then costs hundreds of tasks' client work; the others
@@ -175,8 +175,7 @@ class Connector:
         state = self.loop_state()
         if state.gate is None:
             state.gate = asyncio.Semaphore(self.settings.max_in_flight)
-        async with state.gate:
-            yield
+        return state.gate
 
     async def aclose(self) -> None:
         """Close the running loop's connections; a later command opens new ones."""

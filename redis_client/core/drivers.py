@@ -1,8 +1,8 @@
 """The two drivers that perform an operation's requests: redis-py sync, and redis-py asyncio.
 
-They are the only place where the two APIs differ. Each feeds an operation the result of every
-request it yields (or raises the request's error at the ``yield``) and returns what the
-operation returns.
+Each feeds an operation the result of every request it yields (or raises the request's error at
+the ``yield``) and returns what the operation returns. Operations, keys, scripts and validation
+are shared; the drivers (with the connector's sync and asyncio clients) are the I/O.
 """
 
 from __future__ import annotations
@@ -105,7 +105,7 @@ class SyncDriver:
         if isinstance(request, Call):
             return getattr(c.client(request.text), request.name)(*request.args, **request.kwargs)
         if isinstance(request, Script):
-            return c.script(request.name, request.text)(keys=request.keys, args=request.args)
+            return c.script(request.name)(keys=request.keys, args=request.args)
         if isinstance(request, Pipeline):
             return self._pipeline(request)
         if isinstance(request, Models):
@@ -130,8 +130,13 @@ class SyncDriver:
         raise TypeError(f"unknown request {request!r}")
 
     def _pipeline(self, request: Pipeline) -> list[Any]:
+        if len(request.calls) == 1:  # one call: the same entry, without a pipeline's bookkeeping
+            try:
+                return [self.perform(request.calls[0])]
+            except ResponseError as exc:
+                return [exc]
         c = self.connector
-        pipe = c.client(request.text).pipeline(transaction=False)
+        pipe = c.client().pipeline(transaction=False)
         for call in request.calls:
             if isinstance(call, Call):
                 getattr(pipe, call.name)(*call.args, **call.kwargs)
@@ -171,9 +176,8 @@ class AsyncDriver:
             client = await c.async_client(request.text)
             return await getattr(client, request.name)(*request.args, **request.kwargs)
         if isinstance(request, Script):
-            await c.async_client(request.text)
-            script = c.async_script(request.name, request.text)
-            return await script(keys=request.keys, args=request.args)
+            await c.async_client()
+            return await c.async_script(request.name)(keys=request.keys, args=request.args)
         if isinstance(request, Pipeline):
             return await self._pipeline(request)
         if isinstance(request, Models):
@@ -199,8 +203,13 @@ class AsyncDriver:
         raise TypeError(f"unknown request {request!r}")
 
     async def _pipeline(self, request: Pipeline) -> list[Any]:
+        if len(request.calls) == 1:  # one call: the same entry, without a pipeline's bookkeeping
+            try:
+                return [await self.perform(request.calls[0])]
+            except ResponseError as exc:
+                return [exc]
         c = self.connector
-        pipe = (await c.async_client(request.text)).pipeline(transaction=False)
+        pipe = (await c.async_client()).pipeline(transaction=False)
         for call in request.calls:
             if isinstance(call, Call):
                 getattr(pipe, call.name)(*call.args, **call.kwargs)
@@ -213,3 +222,9 @@ class AsyncDriver:
             except ResponseError as exc:
                 results[i] = exc
         return results
+
+
+async def arun(connector: Connector, op: Op[T]) -> T:
+    """Run ``op`` on the running loop, holding one of its ``max_in_flight`` places."""
+    async with connector.in_flight():
+        return await AsyncDriver(connector).run(op)

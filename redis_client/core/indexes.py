@@ -13,11 +13,10 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
 
 import redis
 
-from . import keys
+from . import codec, keys
 from .protocol import Call, Locked, Op, Sleep
 from .settings import RedisSettings
 
@@ -53,10 +52,6 @@ def register(spec: IndexSpec) -> IndexSpec:
 
 def registered() -> list[IndexSpec]:
     return list(_registry.values())
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def index_exists(name: str) -> Op[bool]:
@@ -120,7 +115,7 @@ def wait_indexed(name: str, timeout: float = INDEXING_WAIT) -> Op[None]:
     while time.monotonic() < deadline:
         info = yield Call("execute_command", ("FT.INFO", name), text=True)
         fields = dict(zip(info[::2], info[1::2], strict=True)) if isinstance(info, list) else info
-        if _text(fields.get("indexing", 0)) == "0":
+        if codec.text(fields.get("indexing", 0)) == "0":
             return
         yield Sleep(0.05)
     log.warning("index %s still indexing after %.0fs", name, timeout)

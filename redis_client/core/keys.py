@@ -107,6 +107,16 @@ def username_from_key(key: str, prefix: str) -> str:
     return key[len(head) :]
 
 
+def username_of(key: bytes | str, prefix: str) -> str | None:
+    """The checked username of a raw ``{prefix}:{username}`` key name; None when the name is
+    not UTF-8, lacks the prefix or holds no usable username."""
+    try:
+        name = key.decode("utf-8") if isinstance(key, bytes) else key
+        return check_username(username_from_key(name, prefix))
+    except (UnicodeDecodeError, ValueError):
+        return None
+
+
 def legacy_account_keys(username: str, action_types: tuple[str, ...] = ACTION_TYPES) -> list[str]:
     """Every legacy key that belongs to one account."""
     keys = [f"{p}:{check_username(username)}" for p in ACCOUNT_PREFIXES]

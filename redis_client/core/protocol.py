@@ -37,16 +37,14 @@ class Script:
     name: str
     keys: Sequence[Any]
     args: Sequence[Any]
-    text: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class Pipeline:
-    """Calls sent in one round trip (no MULTI); the result is one entry per call, the call's
-    result or the ``redis.ResponseError`` it got. Connection errors are raised."""
+    """Calls sent in one round trip (no MULTI), on the bytes client; the result is one entry per
+    call, the call's result or the ``redis.ResponseError`` it got. Connection errors are raised."""
 
     calls: Sequence[Call | Script]
-    text: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,12 +84,6 @@ class CurrentSettings:
 
 
 Request: TypeAlias = Call | Script | Pipeline | Sleep | Locked | Models | ForgetIndexes | CurrentSettings
-
-
-def done(value: T) -> Op[T]:
-    """An operation that makes no request and returns ``value``."""
-    return value
-    yield  # pragma: no cover - makes this a generator
 
 
 def before_first_request(first: Op[Any], op: Op[T]) -> Op[T]:

@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
 
 import redis
 
-from ..core import keys, scripts
+from ..core import codec, keys, scripts
 from ..core.connector import Connector
 from ..core.drivers import SyncDriver
 from ..core.errors import InvalidUsernameError
@@ -55,8 +54,8 @@ class AccountSync:
     def _chunk(self, usernames: Sequence[str], counts: Counts) -> None:
         data_keys = [keys.twitter_data(u).encode("utf-8", "surrogateescape") for u in usernames]
         kinds = self.driver.perform(Pipeline([Call("type", (k,)) for k in data_keys]))
-        gone = [u for u, kind in zip(usernames, kinds, strict=True) if _text(kind) == "none"]
-        present = [k for k, kind in zip(data_keys, kinds, strict=True) if _text(kind) != "none"]
+        gone = [u for u, kind in zip(usernames, kinds, strict=True) if codec.text(kind) == "none"]
+        present = [k for k, kind in zip(data_keys, kinds, strict=True) if codec.text(kind) != "none"]
         if gone:
             calls = [
                 _drop_call(u)
@@ -90,7 +89,7 @@ class AccountSync:
         for _, page in pages(self.client, keys.prefix_pattern(keys.TWITTER_DATA), scan_count):
             names = []
             for key in page:
-                name = _username(key, keys.TWITTER_DATA)
+                name = keys.username_of(key, keys.TWITTER_DATA)
                 if name is None:
                     self.reporter.key(key, "key name does not hold a usable UTF-8 username")
                 else:
@@ -98,7 +97,7 @@ class AccountSync:
             yield names
         record_prefix = f"{keys.MODEL_NAMESPACE}:{keys.ACCOUNT_PREFIX}"
         for _, page in pages(self.client, keys.model_pattern(keys.ACCOUNT_PREFIX), scan_count):
-            names = [n for n in (_username(k, record_prefix) for k in page) if n is not None]
+            names = [n for n in (keys.username_of(k, record_prefix) for k in page) if n is not None]
             exists = self.driver.perform(Pipeline([Call("exists", (keys.twitter_data(n),)) for n in names]))
             yield [n for n, found in zip(names, exists, strict=True) if found == 0]
 
@@ -106,14 +105,3 @@ class AccountSync:
 def _drop_call(username: str) -> Script:
     record = keys.model_key(keys.ACCOUNT_PREFIX, username)
     return Script("FOLLOW_DROP_ACCOUNT", [keys.twitter_data(username), record], [])
-
-
-def _username(key: Any, prefix: str) -> str | None:
-    try:
-        return keys.check_username(keys.username_from_key(key.decode("utf-8"), prefix))
-    except (UnicodeDecodeError, ValueError):
-        return None
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)

@@ -88,11 +88,6 @@ class BatchRunner:
             raise
         self.pending.put_back(retry)
 
-    def run(self, batch: Batch) -> None:
-        """``submit`` and ``finish``: one batch, written before returning."""
-        self.submit(batch)
-        self.finish()
-
     def _commit(self, batch: Batch, prepared: Prepared) -> list[PostKey]:
         counts = Counts()
         outcome = self.posts.commit(prepared)

@@ -29,7 +29,7 @@ from typing import Any
 
 import redis
 
-from ..core import keys, scripts
+from ..core import codec, keys, scripts
 from .pending import Pending
 from .stats import FollowStats
 
@@ -73,8 +73,6 @@ class Setup:
 
     #: The flags were already there, or were added now.
     enabled: bool
-    #: CONFIG SET was done by us.
-    changed: bool = False
     #: Why they could not be checked or set (CONFIG refused...), else None.
     problem: str | None = None
 
@@ -85,7 +83,7 @@ def enable_notifications(client: redis.Redis[Any], configure: bool) -> Setup:
         reply = client.config_get("notify-keyspace-events")
     except redis.ResponseError as exc:
         return Setup(False, problem=f"CONFIG GET refused ({scripts.server_message(exc)})")
-    current = _text(next(iter(reply.values()), "")) if isinstance(reply, dict) else ""
+    current = codec.text(next(iter(reply.values()), "")) if isinstance(reply, dict) else ""
     missing = missing_flags(current)
     if not missing:
         return Setup(True)
@@ -96,7 +94,7 @@ def enable_notifications(client: redis.Redis[Any], configure: bool) -> Setup:
     except redis.ResponseError as exc:
         return Setup(False, problem=f"CONFIG SET refused ({scripts.server_message(exc)})")
     log.info("keyspace notifications turned on: notify-keyspace-events '%s' + '%s'", current, missing)
-    return Setup(True, changed=True)
+    return Setup(True)
 
 
 def patterns(database: int) -> list[str]:
@@ -184,7 +182,7 @@ class Listener(threading.Thread):
         if not channel.startswith(self.prefix):
             return
         key = channel[len(self.prefix) :]
-        event = _text(message["data"])
+        event = codec.text(message["data"])
         now = time.monotonic()
         if key.startswith(self._posts):
             self.stats.event()
@@ -206,7 +204,3 @@ def _username(key: bytes) -> str | None:
     except (UnicodeDecodeError, IndexError):
         return None
     return name or None
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)

@@ -19,7 +19,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from ..core import keys
+from ..core import codec, keys
 from ..core.protocol import Script
 
 
@@ -65,15 +65,11 @@ def read_call(zkey: bytes, since: str | None = None, limit: int = 0) -> Script:
     return Script("FOLLOW_READ", [zkey], ["" if since is None else since, limit])
 
 
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
 def parse_read(reply: list[Any]) -> SetRead:
-    kind = _text(reply[0])
+    kind = codec.text(reply[0])
     if kind != "zset":
         return SetRead(kind, None, [])
-    fp = Fingerprint(int(reply[1]), _text(reply[3]), int(reply[4]), _text(reply[2]))
+    fp = Fingerprint(int(reply[1]), codec.text(reply[3]), int(reply[4]), codec.text(reply[2]))
     return SetRead(kind, fp, list(reply[5:]))
 
 

@@ -22,17 +22,15 @@ import redis
 
 import models  # noqa: F401 - registers the model indexes that the records need
 
-from ..core import indexes, keys, scripts
+from ..core import keys, scripts
 from ..core.connector import Connector
 from ..core.drivers import SyncDriver
 from ..core.errors import ServerUnavailableError
-from ..core.protocol import ForgetIndexes, Models
 from ..core.settings import RedisSettings
-from . import events, passes
+from . import events, linked, passes
 from .accounts import AccountSync
 from .batches import BatchRunner
 from .lease import Lease
-from .linked import INDEX
 from .options import FollowOptions
 from .pending import Batch, Pending
 from .posts import PostSync
@@ -103,36 +101,39 @@ class Follower:
         The first connection's problems are raised (unreachable server, no JSON/search modules,
         bad settings); later outages are waited out.
         """
-        self._prepare()
-        # One lease (one token) for the whole run: after an outage it is renewed, not waited for.
-        lease = Lease(self.client, self.options.lease_timeout) if self.options.lease else None
-        self._stopping = stop
-        errors = 0
-        while not stop.is_set():
-            try:
-                self.mode = "standby"
-                if lease is not None and not lease.acquire(stop):
-                    break
+        try:
+            self._prepare()
+            # One lease (one token) for the whole run: after an outage it is renewed, not waited for.
+            lease = Lease(self.client, self.options.lease_timeout) if self.options.lease else None
+            self._stopping = stop
+            errors = 0
+            while not stop.is_set():
                 try:
-                    self._lead(stop, lease)
-                except BaseException:
+                    self.mode = "standby"
+                    if lease is not None and not lease.acquire(stop):
+                        break
+                    try:
+                        self._lead(stop, lease)
+                    except BaseException:
+                        if lease is not None:
+                            lease.pause()  # keeps its token: renewed, not waited for, once back
+                        raise
                     if lease is not None:
-                        lease.pause()  # keeps its token: renewed, not waited for, once back
-                    raise
-                if lease is not None:
-                    lease.release()
-            except OUTAGE as exc:
-                log.warning("follow: Redis unreachable (%s): waiting for it", type(exc).__name__)
-                self._recover(stop)
-            except redis.RedisError as exc:  # e.g. OOM, a command the ACL refuses: never fatal
-                errors += 1
-                delay = min(30.0, 2.0 ** min(errors, 5))
-                log.error("follow: %s: %s; again in %.0fs", type(exc).__name__,
-                          scripts.server_message(exc), delay)
-                stop.wait(delay)
-            else:
-                errors = 0
-        self.mode = "stopped"
+                        lease.release()
+                except OUTAGE as exc:
+                    log.warning("follow: Redis unreachable (%s): waiting for it", type(exc).__name__)
+                    self._recover(stop)
+                except redis.RedisError as exc:  # e.g. OOM, a command the ACL refuses: never fatal
+                    errors += 1
+                    delay = min(30.0, 2.0 ** min(errors, 5))
+                    log.error("follow: %s: %s; again in %.0fs", type(exc).__name__,
+                              scripts.server_message(exc), delay)
+                    stop.wait(delay)
+                else:
+                    errors = 0
+            self.mode = "stopped"
+        finally:
+            self._close()
 
     def start(self) -> threading.Thread:
         """Run in a daemon thread (``stop()`` ends it)."""
@@ -152,31 +153,34 @@ class Follower:
     def reconcile(self, full: bool = False) -> PassResult:
         """One pass and its batches, without lease or notifications (``redis-client sync --once``):
         every changed key (every key with ``full``) and every account brought in step."""
-        self._prepare()
-        assert self._runner is not None
-        before = self.stats.snapshot()
-        seen, marked = self._pass(full)
-        tries: dict[bytes, int] = {}
-        failed = 0
-        while True:
-            batch = self.pending.take(self.options.batch_keys, self.options.deep_batch_keys)
-            if not batch:
-                self._runner.finish()  # its keys to read again come back to pending
-                if not len(self.pending):
-                    break
-                continue
-            kept = []
-            for entry in batch.posts:
-                tries[entry.zkey] = tries.get(entry.zkey, 0) + 1
-                if tries[entry.zkey] > ONCE_RETRIES:
-                    failed += 1  # it keeps changing under us: not in step (the live follower goes on)
-                else:
-                    kept.append(entry)
-            self._runner.submit(Batch(kept, batch.accounts))
-        after = self.stats.snapshot()
-        counts = Counts(**{k: after[k] - before[k] for k in Counts().as_dict()})
-        counts.failed += failed
-        return PassResult(counts, seen, marked)
+        try:
+            self._prepare()
+            assert self._runner is not None
+            before = self.stats.snapshot()
+            seen, marked = self._pass(full)
+            tries: dict[bytes, int] = {}
+            failed = 0
+            while True:
+                batch = self.pending.take(self.options.batch_keys, self.options.deep_batch_keys)
+                if not batch:
+                    self._runner.finish()  # its keys to read again come back to pending
+                    if not len(self.pending):
+                        break
+                    continue
+                kept = []
+                for entry in batch.posts:
+                    tries[entry.zkey] = tries.get(entry.zkey, 0) + 1
+                    if tries[entry.zkey] > ONCE_RETRIES:
+                        failed += 1  # it keeps changing under us: not in step (the live follower goes on)
+                    else:
+                        kept.append(entry)
+                self._runner.submit(Batch(kept, batch.accounts))
+            after = self.stats.snapshot()
+            counts = Counts(**{k: after[k] - before[k] for k in Counts().as_dict()})
+            counts.failed += failed
+            return PassResult(counts, seen, marked)
+        finally:
+            self._close()
 
     @property
     def client(self) -> redis.Redis[Any]:
@@ -186,10 +190,7 @@ class Follower:
 
     def _prepare(self, after_outage: bool = False) -> None:
         """Connect, require the JSON and search modules, wait for the index to be complete."""
-        if after_outage:
-            self.driver.perform(ForgetIndexes())  # the server may have restarted empty
-        self.driver.perform(Models(require=True))
-        self.driver.run(indexes.wait_indexed(INDEX))
+        linked.ensure_index(self.driver, forget=after_outage)  # the server may have restarted empty
         for name in PRELOADED:  # one SCRIPT LOAD each, not a NOSCRIPT per call of the first batch
             self.client.execute_command("SCRIPT", "LOAD", getattr(scripts, name))
         if self._runner is None:
@@ -198,6 +199,12 @@ class Follower:
                 PostSync(self.connector, self.options, self.reporter), self._accounts, self.reporter,
                 self.stats, self.pending, self.client,
             )
+
+    def _close(self) -> None:
+        """End the batches' writer thread (the next ``run`` or ``reconcile`` starts another)."""
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            runner.close()
 
     def _lead(self, stop: threading.Event, lease: Lease | None) -> None:
         runner = self._runner

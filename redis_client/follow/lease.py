@@ -80,10 +80,6 @@ class Lease:
                     self.lost.set()
                     return
 
-    @property
-    def held(self) -> bool:
-        return self._heartbeat is not None and not self.lost.is_set()
-
     def pause(self) -> None:
         """Stop renewing, keep the token (an outage: ``acquire`` renews it if still ours)."""
         self._stop.set()

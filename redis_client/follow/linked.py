@@ -15,13 +15,23 @@ from typing import Any
 
 from models.query import check_tag_value, escape_query_value
 
-from ..core import keys
+from ..core import codec, indexes, keys
+from ..core.drivers import SyncDriver
 from ..core.errors import QueryValueError
-from ..core.protocol import Call
+from ..core.protocol import Call, ForgetIndexes, Models
 
 INDEX = keys.model_index(keys.POST_PREFIX)
 #: Results per FT.SEARCH page (small pages keep every call short).
 PAGE = 1_000
+
+
+def ensure_index(driver: SyncDriver, forget: bool = False) -> None:
+    """Require the JSON and search modules and the model indexes, and wait until the posts index
+    is complete; ``forget``: check the indexes anew (dropped, or the server restarted empty)."""
+    if forget:
+        driver.perform(ForgetIndexes())
+    driver.perform(Models(require=True))
+    driver.run(indexes.wait_indexed(INDEX))
 
 
 def query_of(username: str) -> str | None:
@@ -32,14 +42,10 @@ def query_of(username: str) -> str | None:
         return None
 
 
-def search_call(query: str, offset: int, page: int = PAGE) -> Call:
+def search_call(query: str, offset: int) -> Call:
     # TIMEOUT 0: no partial answer on a busy server (its default answers what it found so far).
-    args = ("FT.SEARCH", INDEX, query, "RETURN", "1", "$.accounts", "LIMIT", offset, page, "TIMEOUT", 0)
+    args = ("FT.SEARCH", INDEX, query, "RETURN", "1", "$.accounts", "LIMIT", offset, PAGE, "TIMEOUT", 0)
     return Call("execute_command", args)
-
-
-def _text(value: Any) -> str:
-    return value.decode("utf-8", "surrogateescape") if isinstance(value, bytes) else str(value)
 
 
 def _results(reply: Any) -> tuple[int, Iterator[tuple[str, Any]]]:
@@ -51,14 +57,15 @@ def _results(reply: Any) -> tuple[int, Iterator[tuple[str, Any]]]:
         def resp3() -> Iterator[tuple[str, Any]]:
             for res in results:
                 attrs = res.get(b"extra_attributes", res.get("extra_attributes", {}))
-                yield _text(res.get(b"id", res.get("id"))), attrs.get(b"$.accounts", attrs.get("$.accounts"))
+                record_key = codec.text(res.get(b"id", res.get("id")), "surrogateescape")
+                yield record_key, attrs.get(b"$.accounts", attrs.get("$.accounts"))
 
         return total, resp3()
 
     def resp2() -> Iterator[tuple[str, Any]]:
         for key, values in zip(reply[1::2], reply[2::2], strict=True):
             pairs = dict(zip(values[::2], values[1::2], strict=True)) if values else {}
-            yield _text(key), pairs.get(b"$.accounts", pairs.get("$.accounts"))
+            yield codec.text(key, "surrogateescape"), pairs.get(b"$.accounts", pairs.get("$.accounts"))
 
     return int(reply[0]), resp2()
 

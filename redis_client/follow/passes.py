@@ -46,16 +46,20 @@ def post_keys_pass(
         elif page:
             skip = busy()
             page = [k for k in page if k not in skip and not (skip_pending and pending.has(k))]
-            marked += pending.post_keys(_changed(client, driver, page), COMPARE) if page else 0
+            marked += pending.post_keys(_changed(driver, page), COMPARE) if page else 0
         if between_pages is not None:
             between_pages()
     marked += pending.post_keys(_gone(client, driver, scan_count), COMPARE)
     return seen, marked
 
 
-def _changed(client: redis.Redis[Any], driver: SyncDriver, page: list[bytes]) -> list[bytes]:
-    stored = client.hmget(keys.FOLLOW_FINGERPRINTS, page)
-    replies = driver.perform(Pipeline([read_call(k) for k in page]))
+def _changed(driver: SyncDriver, page: list[bytes]) -> list[bytes]:
+    # The stored fingerprints and the current ones in one round trip (HMGET first, as before).
+    stored, *replies = driver.perform(
+        Pipeline([Call("hmget", (keys.FOLLOW_FINGERPRINTS, page)), *(read_call(k) for k in page)])
+    )
+    if isinstance(stored, redis.ResponseError):
+        raise stored
     changed = []
     for zkey, raw, reply in zip(page, stored, replies, strict=True):
         if isinstance(reply, redis.ResponseError):

@@ -33,12 +33,12 @@ from typing import Any
 
 import redis
 
-from ..core import indexes, keys, scripts
+from ..core import keys, scripts
 from ..core.connector import Connector
 from ..core.drivers import SyncDriver
-from ..core.errors import InvalidUsernameError
-from ..core.protocol import Call, ForgetIndexes, Models, Pipeline, Script
+from ..core.protocol import Call, Pipeline, Script
 from ..records import members
+from ..records.bad import key_name
 from ..records.posts import write_records
 from . import linked
 from .fingerprint import Fingerprint, SetRead, parse_read, read_call, store_call
@@ -76,7 +76,6 @@ class _Plan:
 @dataclass
 class Prepared:
     plans: list[_Plan]
-    counts: Counts
 
 
 @dataclass
@@ -95,14 +94,9 @@ class PostSync:
         #: Accounts whose removals cannot be found through the index (warned once each).
         self._unqueryable: set[str] = set()
 
-    def reconcile(self, entries: Sequence[PostKey]) -> Outcome:
-        """Bring these keys in step (``prepare`` then ``commit``)."""
-        return self.commit(self.prepare(entries))
-
     def prepare(self, entries: Sequence[PostKey]) -> Prepared:
         """Read and compare (no write): what ``commit`` must write for each key. The follower
         prepares the next batch while the previous one is committed (never the same key)."""
-        counts = Counts()
         plans = self._plans(entries)
         if plans:
             self._first_read(plans)
@@ -115,12 +109,12 @@ class PostSync:
                     plan.raws = [r for r in plan.raws if hashlib.sha1(r).hexdigest() != top]
                     plan.to_write = self._parse(plan)
                 plan.raws = []
-        return Prepared(plans, counts)
+        return Prepared(plans)
 
     def commit(self, prepared: Prepared) -> Outcome:
         """Write the records, take the account out of the others, store the fingerprints."""
         plans = prepared.plans
-        out = Outcome(prepared.counts)
+        out = Outcome()
         self._write(plans, out.counts)
         self._unlink(plans, out.counts)
         self._store(plans, out.counts)
@@ -142,10 +136,8 @@ class PostSync:
     def _plans(self, entries: Sequence[PostKey]) -> list[_Plan]:
         named: list[tuple[PostKey, str]] = []
         for entry in entries:
-            try:
-                username = keys.username_from_key(entry.zkey.decode("utf-8"), keys.POSTED_TWEETS)
-                keys.check_username(username)
-            except (UnicodeDecodeError, InvalidUsernameError):
+            username = keys.username_of(entry.zkey, keys.POSTED_TWEETS)
+            if username is None:
                 self.reporter.key(entry.zkey, "key name does not hold a usable UTF-8 username")
                 continue
             named.append((entry, username))
@@ -171,7 +163,7 @@ class PostSync:
 
     def _take_read(self, plan: _Plan, reply: Any) -> None:
         if isinstance(reply, redis.ResponseError):
-            log.warning("cannot read %s: %s", _name(plan.entry.zkey), scripts.server_message(reply))
+            log.warning("cannot read %s: %s", key_name(plan.entry.zkey), scripts.server_message(reply))
             plan.retry = True
             return
         read: SetRead = parse_read(reply)
@@ -225,7 +217,7 @@ class PostSync:
                 if int(cursor) == 0:
                     break
         except redis.ResponseError as exc:  # its type changed meanwhile
-            log.warning("cannot scan %s: %s", _name(plan.entry.zkey), scripts.server_message(exc))
+            log.warning("cannot scan %s: %s", key_name(plan.entry.zkey), scripts.server_message(exc))
             plan.retry = True
             return
         plan.raws, plan.complete = list(dict.fromkeys(raws)), True
@@ -245,9 +237,10 @@ class PostSync:
         searchable = [(p, q) for p, q in queries if q is not None]
         found: dict[int, set[str]] = {id(p): set() for p, _ in searchable}
         replies = self.driver.perform(Pipeline([linked.search_call(q, 0) for _, q in searchable]))
+        index_gone = False
         for (plan, query), reply in zip(searchable, replies, strict=True):
             if isinstance(reply, redis.ResponseError):
-                self._index_failed(reply)
+                index_gone |= _index_gone(reply)
                 plan.retry = True
                 continue
             total = linked.parse_page(reply, plan.username, found[id(plan)])
@@ -259,6 +252,9 @@ class PostSync:
                         plan.retry = True
                         break
                     linked.parse_page(page, plan.username, found[id(plan)])
+        if index_gone:  # once per batch, not once per key that met it
+            log.warning("the posts index is gone (dropped, or an empty restart): creating it again")
+            linked.ensure_index(self.driver, forget=True)
         for plan, q in queries:
             if plan.retry:
                 continue
@@ -270,7 +266,7 @@ class PostSync:
                     log.warning(
                         "no exact index query exists for the account of %s (blank or control "
                         "characters): posts removed from it keep their records",
-                        _name(plan.entry.zkey),
+                        key_name(plan.entry.zkey),
                     )
                 continue
             listed = found[id(plan)]
@@ -278,16 +274,6 @@ class PostSync:
             held = {p.id for p in posts}
             # Records of ids held only by malformed members cannot exist: they were never valid.
             plan.to_unlink = sorted(listed - held)
-
-    def _index_failed(self, error: redis.ResponseError) -> None:
-        message = scripts.server_message(error)
-        if "no such index" in message.lower() or "unknown index" in message.lower():
-            log.warning("the posts index is gone (dropped, or an empty restart): creating it again")
-            self.driver.perform(ForgetIndexes())
-            self.driver.perform(Models(require=True))
-            self.driver.run(indexes.wait_indexed(linked.INDEX))
-        else:
-            log.warning("cannot query the posts index: %s", message)
 
     def _not_linked(self, plan: _Plan, posts: list[Any]) -> list[Any]:
         """The posts whose record does not list the account (asked record by record)."""
@@ -316,10 +302,9 @@ class PostSync:
         written = self.driver.run(write_records(batch))
         counts.records_created += written.created
         counts.posts_written += sum(len(chunk) for _, _, chunk in batch)
-        zkey_of = {id(post): zkey for zkey, _, chunk in batch for post in chunk}
-        for post, reason in written.failed:
+        for zkey, post, reason in written.failed:
             counts.failed += 1
-            self.reporter.member(zkey_of[id(post)], reason, members.member_text(post))
+            self.reporter.member(zkey, reason, members.member_text(post))
 
     def _unlink(self, plans: list[_Plan], counts: Counts) -> None:
         calls: list[tuple[_Plan, Script]] = []
@@ -337,7 +322,7 @@ class PostSync:
         replies = self.driver.perform(Pipeline([call for _, call in calls]))
         for (plan, _), reply in zip(calls, replies, strict=True):
             if isinstance(reply, redis.ResponseError):
-                log.warning("cannot update records of %s: %s", _name(plan.entry.zkey),
+                log.warning("cannot update records of %s: %s", key_name(plan.entry.zkey),
                             scripts.server_message(reply))
                 counts.failed += 1
                 continue
@@ -368,12 +353,17 @@ def _holds(raws: list[bytes], sha: str) -> bool:
     return any(hashlib.sha1(raw).hexdigest() == sha for raw in raws)
 
 
+def _index_gone(error: redis.ResponseError) -> bool:
+    """Whether a query failed because the posts index does not exist (else the error is logged)."""
+    message = scripts.server_message(error)
+    if "no such index" in message.lower() or "unknown index" in message.lower():
+        return True
+    log.warning("cannot query the posts index: %s", message)
+    return False
+
+
 def _record_key(post_id: str) -> str:
     return keys.model_key(keys.POST_PREFIX, post_id)
-
-
-def _name(key: bytes) -> str:
-    return key.decode("utf-8", "backslashreplace")
 
 
 def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:

@@ -17,7 +17,7 @@ from typing import Any
 import redis
 
 from ..core import keys
-from ..records.bad import BadEntry, entry_id, key_name, preview
+from ..records.bad import BadEntry, bad_item
 
 log = logging.getLogger("redis_client.follow")
 
@@ -31,23 +31,20 @@ class Reporter:
     def __init__(self) -> None:
         self._lock = threading.Lock()  # entries come from the reading and the writing thread
         self._batch: dict[str, BadEntry] = {}
-        #: Entries met in the batches flushed so far (new or already stored).
-        self.met = 0
-        #: Entries stored for the first time by this reporter.
-        self.new = 0
         #: The first entries this reporter stored (for a summary).
         self.recent: list[BadEntry] = []
 
     def member(self, key: bytes | str, reason: str, raw: bytes) -> None:
         """A malformed post member (the report keeps its preview)."""
-        entry = BadEntry(key_name(key), reason, preview(raw))
+        eid, entry = bad_item(key, reason, raw)
         with self._lock:
-            self._batch[entry_id(key, raw)] = entry
+            self._batch[eid] = entry
 
     def key(self, key: bytes | str, reason: str) -> None:
         """A key that cannot be read as legacy data (no value is kept)."""
+        eid, entry = bad_item(key, reason)
         with self._lock:
-            self._batch[entry_id(key, reason)] = BadEntry(key_name(key), reason)
+            self._batch[eid] = entry
 
     def flush(self, client: redis.Redis[Any]) -> tuple[int, list[BadEntry]]:
         """Store the batch's entries not stored yet (one round trip); returns how many entries
@@ -56,14 +53,12 @@ class Reporter:
             batch, self._batch = self._batch, {}
         if not batch:
             return 0, []
-        self.met += len(batch)
         pipe = client.pipeline(transaction=False)
         for eid, entry in batch.items():
             pipe.hsetnx(keys.FOLLOW_REPORT, eid, entry.to_json())
         fresh = [entry for entry, added in zip(batch.values(), pipe.execute(), strict=True) if added]
         for entry in fresh:
             log.warning("skipped bad legacy data in %s: %s", entry.key, entry.reason)
-        self.new += len(fresh)
         self.recent += fresh[: max(0, RECENT - len(self.recent))]
         return len(batch), fresh
 

@@ -18,7 +18,8 @@ LAG_SAMPLE = 10_000
 
 @dataclass
 class Counts:
-    """Totals since the follower started (a copy is given by :meth:`FollowStats.snapshot`)."""
+    """Counters of what the follower did: a batch's or a pass's, or summed (``FollowStats.totals``
+    since the follower started; :meth:`FollowStats.snapshot` gives them as a dict)."""
 
     #: Keyspace notifications received on followed keys.
     events: int = 0

@@ -17,7 +17,7 @@ from typing import Any
 
 import redis
 
-from ..core import keys
+from ..core import codec, keys
 from ..records.bad import BadEntry
 from .report import COUNTERS
 
@@ -44,7 +44,7 @@ class Checkpoint:
 
     def load(self) -> tuple[Position, dict[str, int]]:
         raw = self.client.hgetall(self.key)
-        data = {_text(k): _text(v) for k, v in raw.items()}
+        data = {codec.text(k, "surrogateescape"): codec.text(v, "surrogateescape") for k, v in raw.items()}
         position = Position(
             cursor=int(data.get("cursor") or 0),
             key=raw.get(b"key") or None,
@@ -103,7 +103,3 @@ class Checkpoint:
         }
         fields.update(counters)
         return fields
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode("utf-8", "surrogateescape") if isinstance(value, bytes) else value

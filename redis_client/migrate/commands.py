@@ -19,6 +19,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import redis
 
@@ -191,13 +192,19 @@ def status(settings: RedisSettings | None = None, *, package: str = PACKAGE) -> 
     with _failures("status"):
         client = connector.client()
         done = state.applied(client)
-        return [
-            MigrationStatus(
-                m.id, m.description, m.dependencies, m.id in done, state.has_state(client, m.id),
-                state.counters(client, m.id), report_size(client, m.id),
-            )
-            for m in migrations
-        ]
+        return [_status(client, m, m.id in done) for m in migrations]
+
+
+def _status(client: redis.Redis[Any], migration: Migration, applied: bool) -> MigrationStatus:
+    counters = state.counters(client, migration.id)
+    reported = report_size(client, migration.id)
+    # Counters come from a checkpoint and a report is state too: only without either does it
+    # take a SCAN (``Checkpoint.commit`` may store a checkpoint without counters).
+    started = bool(counters) or reported > 0 or state.has_state(client, migration.id)
+    return MigrationStatus(
+        migration.id, migration.description, migration.dependencies, applied, started, counters,
+        reported,
+    )
 
 
 def report(

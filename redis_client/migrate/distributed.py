@@ -16,6 +16,7 @@ import time
 
 from ..core.connector import Connector
 from ..core.errors import MigrationFailedError, MigrationRefusedError
+from ..core.scripts import server_message
 from ..core.settings import RedisSettings
 from . import discovery
 from .context import Context, Partition
@@ -72,7 +73,7 @@ def require_ray() -> None:
         raise MigrationRefusedError("a run on Ray needs the ray extra: pip install 'redis-client[ray]'")
 
 
-def _first_line(error: BaseException) -> str:
+def _first_line(error: Exception) -> str:
     """An error's message without a remote traceback (and without redis-py's command echo)."""
-    lines = str(error).rsplit("caused error: ", 1)[-1].strip().splitlines()
+    lines = server_message(error).strip().splitlines()
     return lines[0] if lines else ""

@@ -115,7 +115,7 @@ class KeyMigration(abc.ABC):
         position = self._start()
         if position is None:
             return self.stats
-        total = sum(self.count(page) for page in self._pages())
+        total = self._total()
         if position.key is not None:
             self.resume_at = {position.key: position.offset}
         threaded = self.threaded_writes and not self.dry_run
@@ -155,6 +155,13 @@ class KeyMigration(abc.ABC):
                 self.migration_id, self.stats.items, self.unit,
             )
         return position
+
+    def _total(self) -> int | None:
+        """The progress total: a pre-count pass over the source keys. None for a partition (a
+        Ray task's progress only reaches its worker's log, not worth a second SCAN)."""
+        if self.ctx.partition is not None:
+            return None
+        return sum(self.count(page) for page in self._pages())
 
     def _pages(self) -> Iterator[list[bytes]]:
         """This run's source keys, page by page (the pre-count pass)."""

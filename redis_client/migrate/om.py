@@ -89,11 +89,13 @@ class MigrationAdapter(BaseMigration):
     def __init__(self, redis_client: Any = None) -> None:
         super().__init__(redis_client)  # type: ignore[no-untyped-call]  # redis-om's client: records applied
         pool_per_loop(self.redis)
+        #: The connector ``can_run`` checked, for the ``up`` that follows it.
+        self._checked: Connector | None = None
 
     async def can_run(self) -> bool:
         """False (``DataMigrator`` then skips it, unmarked) without the JSON and search modules."""
         try:
-            await asyncio.to_thread(commands.connect)
+            self._checked = await asyncio.to_thread(commands.connect)
         except MigrationRefusedError as exc:
             log.error("%s cannot run: %s", self.migration_id, exc)
             return False
@@ -113,7 +115,10 @@ class MigrationAdapter(BaseMigration):
         log.info("%s rolled back (%d keys deleted)", self.migration.id, deleted)
 
     async def _connector(self) -> Connector:
-        connector = await asyncio.to_thread(commands.connect)
+        """The connector ``can_run`` checked (used once), else a new one."""
+        connector, self._checked = self._checked, None
+        if connector is None:
+            connector = await asyncio.to_thread(commands.connect)
         await self._same_server(connector)
         return connector
 

@@ -14,14 +14,14 @@ from typing import Any
 
 import redis
 
-from ..core import keys, scan
+from ..core import codec, keys, scan
 from .checkpoint import Checkpoint
 
 log = logging.getLogger("redis_client.migrate")
 
 
 def applied(client: redis.Redis[Any]) -> set[str]:
-    return {_text(m) for m in client.smembers(keys.APPLIED_MIGRATIONS)}
+    return {codec.text(m, "surrogateescape") for m in client.smembers(keys.APPLIED_MIGRATIONS)}
 
 
 def mark_applied(client: redis.Redis[Any], migration_id: str) -> None:
@@ -42,7 +42,7 @@ def checkpoints(client: redis.Redis[Any], migration_id: str) -> list[Checkpoint]
     found = []
     for _, page in scan.pages(client, match=keys.migration_checkpoint_pattern(migration_id)):
         for key in page:
-            partition = keys.checkpoint_partition(_text(key), migration_id)
+            partition = keys.checkpoint_partition(codec.text(key, "surrogateescape"), migration_id)
             found.append(Checkpoint(client, migration_id, partition))
     return found
 
@@ -80,7 +80,3 @@ def delete_matching(client: redis.Redis[Any], pattern: str, key_type: str | None
             deleted += int(client.unlink(*page))
     log.info("deleted %d keys matching %s", deleted, pattern)
     return deleted
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode("utf-8", "surrogateescape") if isinstance(value, bytes) else value

@@ -9,7 +9,7 @@ import time
 
 from ..core import keys
 from ..core.connector import Connector
-from ..core.drivers import AsyncDriver
+from ..core.drivers import arun
 from ..core.protocol import Call, Op
 
 log = logging.getLogger("redis_client")
@@ -28,8 +28,7 @@ def seconds_to_wait(username: str, delay: float | None) -> Op[float]:
 
 async def ensure_delay(connector: Connector, username: str, delay: float | None = None) -> float:
     """Sleep (``asyncio.sleep``) until the account may post again; the seconds waited."""
-    async with connector.in_flight():
-        wait = await AsyncDriver(connector).run(seconds_to_wait(username, delay))
+    wait = await arun(connector, seconds_to_wait(username, delay))
     if wait > 0:
         log.info("waiting %.0fs before the next post of this account", wait)
         await asyncio.sleep(wait)

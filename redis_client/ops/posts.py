@@ -49,13 +49,7 @@ def add_user_posts(ctx: Context, username: str, posts: Iterable[Any]) -> Op[int]
         _batch_call(zkey, username, valid[i : i + BATCH_SIZE], with_records)
         for i in range(0, len(valid), BATCH_SIZE)
     ]
-    if len(calls) == 1:  # the common case: one call, without a pipeline's bookkeeping
-        try:
-            results: list[Any] = [(yield calls[0])]
-        except redis.ResponseError as exc:
-            results = [exc]
-    else:
-        results = yield Pipeline(calls)
+    results = yield Pipeline(calls)
     added = 0
     for result in results:
         if isinstance(result, redis.ResponseError):

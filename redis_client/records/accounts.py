@@ -27,7 +27,7 @@ from models.account import TwitterAccount
 
 from .. import translate
 from ..core import keys, scripts
-from ..core.errors import InvalidAccountDataError, InvalidUsernameError
+from ..core.errors import InvalidAccountDataError
 from ..core.protocol import Call, Op, Pipeline, Script
 
 #: Record fields refreshed from ``twitter_data`` when they differ.
@@ -79,9 +79,8 @@ def read_accounts(source_keys: Sequence[bytes], report: Reporter) -> Op[list[Leg
         if kind not in ("hash", "string"):
             report(key, f"twitter_data key holds a {kind}, not a hash or a JSON string")
             continue
-        try:
-            username = keys.check_username(keys.username_from_key(key.decode("utf-8"), keys.TWITTER_DATA))
-        except (UnicodeDecodeError, InvalidUsernameError):
+        username = keys.username_of(key, keys.TWITTER_DATA)
+        if username is None:
             report(key, "key name does not hold a usable UTF-8 username")
             continue
         wanted.append((key, kind, username))

@@ -44,18 +44,29 @@ from ..core.codec import POST_MEMBER_FIELDS
 from ..core.errors import InvalidPostError
 
 
-def _member_model() -> type[BaseModel]:
+def _model(
+    name: str, source: type[BaseModel], metadata: dict[str, list[object]], strict: bool
+) -> type[BaseModel]:
+    """A model of the member's fields: ``source``'s types and defaults, with ``metadata``."""
     fields: dict[str, Any] = {}
-    for name in POST_MEMBER_FIELDS:
-        info = Post.model_fields[name]
-        params = (info.annotation, *info.metadata)
-        annotation = Annotated[params] if info.metadata else info.annotation
-        fields[name] = (annotation, ... if info.is_required() else info.default)
+    for field_name in POST_MEMBER_FIELDS:
+        info = source.model_fields[field_name]
+        params = (info.annotation, *metadata[field_name])
+        annotation = Annotated[params] if metadata[field_name] else info.annotation
+        fields[field_name] = (annotation, ... if info.is_required() else info.default)
     config = ConfigDict(
-        extra="ignore", str_strip_whitespace=bool(Post.model_config.get("str_strip_whitespace"))
+        extra="ignore", str_strip_whitespace=bool(source.model_config.get("str_strip_whitespace"))
     )
-    model: type[BaseModel] = create_model("PostMember", __config__=config, **fields)
+    if strict:
+        config["strict"] = True
+    model: type[BaseModel] = create_model(name, __config__=config, **fields)
     return model
+
+
+def _member_model() -> type[BaseModel]:
+    """The plain model: ``Post``'s fields with their validators and constraints."""
+    metadata = {name: list(Post.model_fields[name].metadata) for name in POST_MEMBER_FIELDS}
+    return _model("PostMember", Post, metadata, strict=False)
 
 
 #: What each of ``Post``'s Python validators does to a value that already has its field's JSON
@@ -73,28 +84,19 @@ _PYTHON_VALIDATORS = (AfterValidator, BeforeValidator, PlainValidator, WrapValid
 def _canonical_model(source: type[BaseModel] = Post) -> type[BaseModel] | None:
     """The strict model of the canonical member, from ``source``'s fields (None: one of its
     validators has no known equivalent, so there is no fast path)."""
-    fields: dict[str, Any] = {}
+    metadata: dict[str, list[object]] = {}
     for name in POST_MEMBER_FIELDS:
-        info = source.model_fields[name]
-        metadata: list[object] = []
-        for item in info.metadata:
+        kept = metadata[name] = []
+        for item in source.model_fields[name].metadata:
             if not isinstance(item, _PYTHON_VALIDATORS):
-                metadata.append(item)  # a native constraint (min_length, ge...)
+                kept.append(item)  # a native constraint (min_length, ge...)
                 continue
             if item.func not in _ON_CANONICAL:
                 return None
             native = _ON_CANONICAL[item.func]
             if native is not None:
-                metadata.append(native)
-        params = (info.annotation, *metadata)
-        annotation = Annotated[params] if metadata else info.annotation
-        fields[name] = (annotation, ... if info.is_required() else info.default)
-    config = ConfigDict(
-        extra="ignore", strict=True,
-        str_strip_whitespace=bool(source.model_config.get("str_strip_whitespace")),
-    )
-    model: type[BaseModel] = create_model("CanonicalPostMember", __config__=config, **fields)
-    return model
+                kept.append(native)
+    return _model("CanonicalPostMember", source, metadata, strict=True)
 
 
 PostMember = _member_model()
@@ -132,7 +134,7 @@ def document(member: Any, account_json: str) -> str:
     The fields and values of the record ``add_user_post`` writes; pydantic's compact separators.
     """
     body: bytes = _SERIALIZERS[type(member)](member)
-    return body[:-1].decode() + ',"accounts":[' + account_json + "]}"  # a str: JSON.SET args
+    return body[:-1].decode() + ',"accounts":[' + account_json + "]}"  # a str: ADD_POSTS ARGV
 
 
 def member_text(member: Any) -> bytes:

@@ -27,8 +27,9 @@ class Written:
 
     #: Records created (posts whose id had no record yet).
     created: int = 0
-    #: (post, reason) of the posts that could not be written (a record key of another type).
-    failed: list[tuple[Any, str]] = field(default_factory=list)
+    #: (posted_tweets key, post, reason) of the posts that could not be written (a record key
+    #: of another type).
+    failed: list[tuple[bytes | str, Any, str]] = field(default_factory=list)
 
 
 def records_call(zkey: bytes | str, username: str, posts: Sequence[Any]) -> Script:
@@ -44,11 +45,11 @@ def records_call(zkey: bytes | str, username: str, posts: Sequence[Any]) -> Scri
 
 
 def write_records(batch: Sequence[tuple[bytes | str, str, Sequence[Any]]]) -> Op[Written]:
-    """Write the records of several accounts' posts: one round trip, one ``ADD_POSTS`` call per
-    account in record-only mode.
+    """Write the records of several accounts' posts: one round trip, one ``ADD_POSTS`` call in
+    record-only mode per entry of ``batch``.
 
-    ``batch`` holds (posted_tweets key, username, parsed members). One script call per account
-    packs its 1,000 posts into a single command: redis-py's per-command cost of pipelining
+    ``batch`` holds (posted_tweets key, username, parsed members). One script call per entry
+    packs its posts into a single command: redis-py's per-command cost of pipelining
     ``JSON.SET ... NX`` per post was 3x the client CPU for the same server work (measured, issue
     14). A call failing on a record key of another type is retried post by post, so only the
     posts whose key holds another type are left out, with the reason.
@@ -63,15 +64,11 @@ def write_records(batch: Sequence[tuple[bytes | str, str, Sequence[Any]]]) -> Op
         singles = yield Pipeline([records_call(zkey, user, [post]) for post in group])
         for post, single in zip(group, singles, strict=True):
             if isinstance(single, redis.ResponseError):
-                written.failed.append((post, _failure(post, single)))
+                written.failed.append((zkey, post, _failure(post, single)))
             else:
                 written.created += int(single)
     return written
 
 
 def _failure(post: Any, error: redis.ResponseError) -> str:
-    message = scripts.server_message(error)
-    if "wrong Redis type" in message:  # JSON.SET's wording; the script's says WRONGTYPE too
-        record = keys.model_key(keys.POST_PREFIX, post.id)
-        message = f"WRONGTYPE {record} holds another type, not a JSON record"
-    return f"cannot write the Post record of id {post.id!r}: {message}"
+    return f"cannot write the Post record of id {post.id!r}: {scripts.server_message(error)}"
