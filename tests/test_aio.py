@@ -174,16 +174,18 @@ def test_wait_for_redis_true_on_a_live_server(async_redis_db: AsyncRedisDB) -> N
 
 @pytest.mark.parametrize("entry", [aio.ensure_delay_between_posts, main.ensure_delay_between_posts])
 def test_ensure_delay_between_posts_lets_other_tasks_run(async_redis_db: AsyncRedisDB, entry: Any) -> None:
+    # Timestamps are whole seconds: up to 1 s of the delay may already have passed, so a 2 s
+    # delay leaves at least 1 s of waiting (a 1 s delay could leave a few milliseconds).
     main.db.add_user_post("alice", post_fields(1, timestamp=int(time.time())))
 
     async def scenario() -> tuple[float, int, float]:
         with Ticker() as ticker:
-            waited = await entry("alice", delay=1)
-            none = await entry("nobody", delay=1)
+            waited = await entry("alice", delay=2)
+            none = await entry("nobody", delay=2)
         return waited, ticker.ticks, none
 
     waited, ticks, none = asyncio.run(scenario())
-    assert 0 < waited <= 1 and none == 0.0
+    assert 1 < waited <= 2 and none == 0.0
     assert ticks >= 10
 
 
