@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator, Sequence
 
 import redis
 
-from ..core import codec, keys, scripts
+from ..core import keys, scripts
 from ..core.connector import Connector
 from ..core.drivers import SyncDriver
 from ..core.errors import InvalidUsernameError
@@ -53,25 +53,18 @@ class AccountSync:
 
     def _chunk(self, usernames: Sequence[str], counts: Counts) -> None:
         data_keys = [keys.twitter_data(u).encode("utf-8", "surrogateescape") for u in usernames]
-        kinds = self.driver.perform(Pipeline([Call("type", (k,)) for k in data_keys]))
-        gone = [u for u, kind in zip(usernames, kinds, strict=True) if codec.text(kind) == "none"]
-        present = [k for k, kind in zip(data_keys, kinds, strict=True) if codec.text(kind) != "none"]
-        if gone:
-            calls = [
-                _drop_call(u)
-                for u in gone
-            ]
+        missing: list[bytes] = []
+        # The reporter gets the key and the reason, never a value: twitter_data holds tokens.
+        accounts = self.driver.run(read_accounts(data_keys, self.reporter.key, missing))
+        if missing:  # FOLLOW_DROP_ACCOUNT checks again that the key is gone, atomically
+            gone = set(missing)
+            calls = [_drop_call(u) for u, k in zip(usernames, data_keys, strict=True) if k in gone]
             for reply in self.driver.perform(Pipeline(calls)):
                 if isinstance(reply, redis.ResponseError):
                     log.warning("cannot remove an account record: %s", scripts.server_message(reply))
                     counts.failed += 1
                 else:
                     counts.accounts_removed += int(reply)
-        if not present:
-            return
-
-        # The reporter gets the key and the reason, never a value: twitter_data holds tokens.
-        accounts = self.driver.run(read_accounts(present, self.reporter.key))
         if not accounts:
             return
         for account, done in zip(accounts, self.driver.run(upsert(accounts)), strict=True):

@@ -26,7 +26,7 @@ import redis
 from models.account import TwitterAccount
 
 from .. import translate
-from ..core import keys, scripts
+from ..core import codec, keys, scripts
 from ..core.errors import InvalidAccountDataError
 from ..core.protocol import Call, Op, Pipeline, Script
 
@@ -68,14 +68,19 @@ class Upserted:
     error: str | None = None
 
 
-def read_accounts(source_keys: Sequence[bytes], report: Reporter) -> Op[list[LegacyAccount]]:
-    """The valid accounts among ``twitter_data`` keys (two pipelined round trips); bad ones reported."""
+def read_accounts(
+    source_keys: Sequence[bytes], report: Reporter, missing: list[bytes] | None = None
+) -> Op[list[LegacyAccount]]:
+    """The valid accounts among ``twitter_data`` keys (two pipelined round trips); bad ones
+    reported; the keys that do not exist are appended to ``missing`` when given."""
     kinds = yield Pipeline([Call("type", (key,)) for key in source_keys])
     wanted: list[tuple[bytes, str, str]] = []
     for key, kind_raw in zip(source_keys, kinds, strict=True):
-        kind = kind_raw.decode() if isinstance(kind_raw, bytes) else str(kind_raw)
-        if kind == "none":
-            continue  # removed since it was listed: the account no longer exists
+        kind = codec.text(kind_raw)
+        if kind == "none":  # removed since it was listed: the account no longer exists
+            if missing is not None:
+                missing.append(key)
+            continue
         if kind not in ("hash", "string"):
             report(key, f"twitter_data key holds a {kind}, not a hash or a JSON string")
             continue
