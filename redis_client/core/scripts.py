@@ -8,6 +8,11 @@ account list of a post needs a conditional append.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
+from .protocol import Script
+
 
 def server_message(error: Exception) -> str:
     """The server's own error message: redis-py prefixes pipeline errors with the command and its
@@ -83,6 +88,22 @@ return added
 
 #: KEYS[1] = {action_type}:{username}; KEYS[2] = account record key (optional).
 #: ARGV[1] = JSON number; ARGV[2] = JSON merge patch for the record. SET replaces a key of any
+
+
+def add_posts_call(
+    zkey: Any, account_json: str, legacy: bool, posts: Iterable[tuple[str | None, Any, Any, str]]
+) -> Script:
+    """The ``ADD_POSTS`` call; ``posts``: (record key or None for no record, score, member,
+    record JSON) each, in ARGV's order. ``legacy``: also ZADD the members."""
+    record_keys: list[Any] = []
+    args: list[Any] = [account_json, "1" if legacy else "0"]
+    for record, score, member, document in posts:
+        if record is not None:
+            record_keys.append(record)
+        args += (score, member, document)
+    return Script("ADD_POSTS", [zkey, *record_keys], args)
+
+
 #: type (as the original tool's SET did); the record is patched only when it is a JSON record.
 SET_ACTION_TIME = """#!lua
 redis.call('SET', KEYS[1], ARGV[1])

@@ -61,15 +61,15 @@ def add_user_posts(ctx: Context, username: str, posts: Iterable[Any]) -> Op[int]
 def _batch_call(zkey: str, username: str, batch: list[Post], with_records: bool) -> Script:
     """One ``ADD_POSTS`` call: ZADD every member, and write or link every record."""
     suffix = translate.accounts_suffix([username])
-    args: list[Any] = [json.dumps(username), "1"]
-    record_keys = []
+    entries: list[tuple[str | None, Any, Any, str]] = []
     for post in batch:
         member = translate.member_of(post)
-        args += [post.timestamp, member]
-        args.append(translate.document_from_member(member, suffix) if with_records else "")
         if with_records:
-            record_keys.append(keys.model_key(keys.POST_PREFIX, post.id))
-    return Script("ADD_POSTS", [zkey, *record_keys], args)
+            record = keys.model_key(keys.POST_PREFIX, post.id)
+            entries.append((record, post.timestamp, member, translate.document_from_member(member, suffix)))
+        else:
+            entries.append((None, post.timestamp, member, ""))
+    return scripts.add_posts_call(zkey, json.dumps(username), True, entries)
 
 
 def write_conflict(exc: redis.ResponseError) -> WriteConflictError | None:

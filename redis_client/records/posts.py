@@ -36,12 +36,11 @@ def records_call(zkey: bytes | str, username: str, posts: Sequence[Any]) -> Scri
     """The ``ADD_POSTS`` call writing the records of ``posts`` (``members.parse`` results) of one
     account, in record-only mode; its result is the number of records created."""
     account = json.dumps(username)
-    call_keys: list[Any] = [zkey]
-    call_args: list[Any] = [account, "0"]
-    for post in posts:
-        call_keys.append(keys.model_key(keys.POST_PREFIX, post.id))
-        call_args += ("", "", members.document(post, account))
-    return Script("ADD_POSTS", call_keys, call_args)
+    entries = [
+        (keys.model_key(keys.POST_PREFIX, post.id), "", "", members.document(post, account))
+        for post in posts
+    ]
+    return scripts.add_posts_call(zkey, account, False, entries)
 
 
 def write_records(batch: Sequence[tuple[bytes | str, str, Sequence[Any]]]) -> Op[Written]:
