@@ -9,10 +9,10 @@ created again: the records stay); ``down`` drops the indexes, never their record
 
 from __future__ import annotations
 
-from models import binding  # importing models registers the Post and TwitterAccount indexes
 from redis_client.core import indexes
 from redis_client.migrate.context import Context
 from redis_client.migrate.report import StepStats
+from redis_client.models import binding  # importing models registers the Post and TwitterAccount indexes
 
 migration_id = "0001_indexes"
 description = "Create the Post and TwitterAccount search indexes"

@@ -7,8 +7,8 @@ is adding a file. ``redis-client migrate`` runs them.
 
 ``MIGRATIONS`` (built on first access, so that ``redis-client migrate`` never imports redis-om's
 asyncio machinery) holds them as redis-om ``BaseMigration`` classes, which is what
-``DataMigrator(migration_module="migrations")`` and ``om migrate-data run --module migrations``
-load.
+``DataMigrator(migration_module="redis_client.migrations")`` and
+``om migrate-data run --module redis_client.migrations`` load.
 """
 
 from __future__ import annotations

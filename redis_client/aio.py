@@ -9,7 +9,7 @@ Importing never connects.
 
 from __future__ import annotations
 
-from models.post import Post
+from redis_client.models.post import Post
 
 from .core.connector import shared
 from .facade import AsyncFacade, Methods

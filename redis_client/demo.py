@@ -44,8 +44,8 @@ def demo_server(say: Callable[[str], None]) -> Iterator[RedisSettings]:
 
 def run(settings: RedisSettings, say: Callable[[str], None]) -> None:
     """The quickstart: a JSON value, a post in both layouts, a model query. Cleans up after."""
-    import models
-    from models import Post
+    from redis_client import models
+    from redis_client.models import Post
 
     from .db import RedisDB
 
@@ -85,7 +85,7 @@ def run(settings: RedisSettings, say: Callable[[str], None]) -> None:
 
 async def _run_async(settings: RedisSettings, say: Callable[[str], None]) -> None:
     """The asyncio half of the quickstart: the same data through ``AsyncRedisDB``."""
-    from models import Post
+    from redis_client.models import Post
 
     from .aio import AsyncRedisDB
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from models.post import Post
+from redis_client.models.post import Post
 
 from .aio import ensure_delay_between_posts
 from .core.codec import decode_redis

@@ -49,7 +49,7 @@ def redis_settings(redis_server: EmbeddedRedis) -> RedisSettings:
 @pytest.fixture
 def redis_db(redis_settings: RedisSettings, monkeypatch: pytest.MonkeyPatch) -> Iterator[RedisDB]:
     """The shared ``db`` on a flushed keyspace of the session's server (indexes recreated on use)."""
-    import models
+    from redis_client import models
 
     from . import aio, main
 

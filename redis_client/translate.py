@@ -10,8 +10,8 @@ from typing import Any, cast
 
 from pydantic import ValidationError
 
-from models.account import SECRET_FIELDS, TwitterAccount
-from models.post import Post
+from redis_client.models.account import SECRET_FIELDS, TwitterAccount
+from redis_client.models.post import Post
 
 from .core.codec import POST_MEMBER_FIELDS, post_member
 from .core.errors import InvalidAccountDataError, InvalidPostError

@@ -27,7 +27,7 @@ def run_worker(db: Any, name: str, accounts: list[str], duration: float) -> dict
 
     Every call's result is checked (read your own writes); an exception is recorded, never raised.
     """
-    from models import Post
+    from redis_client.models import Post
 
     acked: dict[str, list[str]] = {a: [] for a in accounts}
     shared: dict[str, bool] = {a: False for a in accounts}
@@ -77,7 +77,7 @@ def process_main(
 ) -> None:
     """Entry point of a spawned process: its own RedisDB and model binding, from ``settings``."""
     try:
-        import models
+        from redis_client import models
         from redis_client.db import RedisDB
 
         models.bind(settings)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-import migrations
+from redis_client import migrations
 
 
 def make_package(

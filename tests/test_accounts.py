@@ -11,11 +11,11 @@ import pytest
 import redis
 from conftest import HOSTILE_USERNAMES, AsyncBridge, snapshot, stored_json
 
-from models import Post, TwitterAccount
 from redis_client.aio import AsyncRedisDB
 from redis_client.core import keys
 from redis_client.core.errors import InvalidUsernameError
 from redis_client.db import RedisDB
+from redis_client.models import Post, TwitterAccount
 
 #: The original tool's prompt-variable map, as the contract lists it.
 CONTRACT_FUNCTION_VARIABLES = {

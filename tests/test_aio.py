@@ -19,14 +19,13 @@ import redis
 import redis.asyncio
 from conftest import post_fields
 
-import models
-from models import Post, TwitterAccount
-from redis_client import aio, main
+from redis_client import aio, main, models
 from redis_client.aio import AsyncRedisDB, ensure_delay_between_posts
 from redis_client.core import keys
 from redis_client.core.errors import InvalidPostError, ServerUnavailableError
 from redis_client.core.settings import RedisSettings, load_settings
 from redis_client.embedded import free_port
+from redis_client.models import Post, TwitterAccount
 
 
 class Ticker:

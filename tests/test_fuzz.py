@@ -28,7 +28,6 @@ import redis
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from models import Post
 from redis_client.core import keys
 from redis_client.core.codec import POST_MEMBER_FIELDS
 from redis_client.core.errors import (
@@ -39,6 +38,7 @@ from redis_client.core.errors import (
 )
 from redis_client.core.settings import RedisSettings
 from redis_client.db import RedisDB
+from redis_client.models import Post
 
 FUZZ = settings(
     max_examples=25,

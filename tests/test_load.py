@@ -22,10 +22,10 @@ import load_worker
 import pytest
 import redis
 
-from models import Post
 from redis_client.core import keys, pools
 from redis_client.core.settings import RedisSettings
 from redis_client.db import RedisDB
+from redis_client.models import Post
 
 THREADS = 8
 PROCESSES = 4
@@ -154,7 +154,7 @@ def first_use(settings: RedisSettings, name: str, ready: Any, go: Any, results: 
     """A fresh process's first calls: the capability probe and the index setup run here."""
     import traceback
 
-    import models
+    from redis_client import models
     from redis_client.db import RedisDB
 
     models.bind(settings)

@@ -17,8 +17,7 @@ import pytest
 import redis
 from conftest import HOSTILE_USERNAMES
 
-import models
-from redis_client import main
+from redis_client import main, models
 from redis_client.db import RedisDB
 from redis_client.embedded import free_port
 
@@ -47,8 +46,8 @@ def test_import_never_connects(tmp_path: Path) -> None:
     port = listener.getsockname()[1]
     try:
         code = (
-            "import redis_client.main as m, models, redis_client.ray_entrypoint, redis_client.aio\n"
-            "from models import Post\n"
+            "import redis_client.main as m, redis_client.models, redis_client.ray_entrypoint, redis_client.aio\n"
+            "from redis_client.models import Post\n"
             "db = m.get_redis_db()\n"
             "assert db is m.db and repr(db)\n"
             "Post(id='1', text='t', sender_username='a', timestamp=1)\n"

@@ -22,9 +22,9 @@ from legacy_data import (
     snapshot,
 )
 
-from models.account import SECRET_FIELDS
 from redis_client.core import keys
 from redis_client.embedded import EmbeddedRedis
+from redis_client.models.account import SECRET_FIELDS
 
 seeded = legacy_data.seeded  # the fixture
 
@@ -113,12 +113,12 @@ def _om(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
 def test_runs_under_redis_oms_own_cli(raw: redis.Redis, seeded: Seeded) -> None:
     url = os.environ["REDIS_URL"]
     other_db = url.rsplit("/", 1)[0] + "/1"
-    wrong = _om("run", "--module", "migrations", "--yes", env={"REDIS_OM_URL": other_db})
+    wrong = _om("run", "--module", "redis_client.migrations", "--yes", env={"REDIS_OM_URL": other_db})
     assert wrong.returncode != 0
     assert "REDIS_OM_URL" in wrong.stdout + wrong.stderr
     assert applied(raw) == set() and not list(raw.scan_iter(match="redis_client_om:post:*"))
 
-    proc = _om("run", "--module", "migrations", "--yes", env={"REDIS_OM_URL": url})
+    proc = _om("run", "--module", "redis_client.migrations", "--yes", env={"REDIS_OM_URL": url})
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert applied(raw) == set(ALL_MIGRATIONS)
     assert_posts_exact(raw, seeded)
@@ -126,7 +126,7 @@ def test_runs_under_redis_oms_own_cli(raw: redis.Redis, seeded: Seeded) -> None:
     assert status.stdout.count("applied") >= 3
     assert run_cli("verify").returncode == 0
 
-    back = _om("rollback", "0003_accounts", "--module", "migrations", "--yes",
+    back = _om("rollback", "0003_accounts", "--module", "redis_client.migrations", "--yes",
                env={"REDIS_OM_URL": url})
     assert back.returncode == 0, back.stdout + back.stderr
     assert applied(raw) == {"0001_indexes", "0002_posts"}

@@ -40,7 +40,7 @@ def test_the_real_migrations_in_dependency_order() -> None:
     by_id = {m.id: m for m in found}
     assert by_id["0002_posts"].dependencies == ("0001_indexes",) and by_id["0002_posts"].partitioned
     assert by_id["0003_accounts"].resync and not by_id["0001_indexes"].resync
-    assert all(m.description and m.module == f"migrations.{m.id}" for m in found)
+    assert all(m.description and m.module == f"redis_client.migrations.{m.id}" for m in found)
 
 
 def test_order_comes_from_dependencies_not_names() -> None:

@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 from legacy_data import BAD_MEMBERS
 from pydantic import BaseModel, BeforeValidator
 
-from models.post import Post
 from redis_client import translate
 from redis_client.core.errors import InvalidPostError
+from redis_client.models.post import Post
 from redis_client.records import members
 
 VALID = [

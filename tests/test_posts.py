@@ -16,9 +16,9 @@ import redis
 from conftest import HOSTILE_USERNAMES, run_in_threads, snapshot
 from conftest import post_fields as post_dict
 
-from models import Post
 from redis_client.core import keys
 from redis_client.core.errors import InvalidPostError, InvalidUsernameError, WriteConflictError
+from redis_client.models import Post
 from redis_client.ops import posts
 
 FIELDS = (

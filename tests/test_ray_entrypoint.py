@@ -9,8 +9,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from models import Post
 from redis_client.db import RedisDB
+from redis_client.models import Post
 
 ray = pytest.importorskip("ray")
 

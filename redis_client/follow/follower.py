@@ -20,7 +20,7 @@ from typing import Any
 
 import redis
 
-import models  # noqa: F401 - registers the model indexes that the records need
+from redis_client import models  # noqa: F401 - registers the model indexes that the records need
 
 from ..core import keys, scripts
 from ..core.connector import Connector

@@ -13,7 +13,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from models.query import check_tag_value, escape_query_value
+from redis_client.models.query import check_tag_value, escape_query_value
 
 from ..core import codec, indexes, keys
 from ..core.drivers import SyncDriver

@@ -27,7 +27,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = sub.add_parser(
         "migrate", help="migrate legacy keys into model records",
         description="Migrate the legacy keys into Post / TwitterAccount records (the data "
-        "migrations of the `migrations` package). Legacy keys are only read.",
+        "migrations of the `redis_client.migrations` package). Legacy keys are only read.",
     )
     msub = parser.add_subparsers(dest="migrate_command", required=True)
 

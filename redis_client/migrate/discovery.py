@@ -14,7 +14,7 @@ an Alembic revision script::
     def down(ctx: Context) -> int: ...           # delete what up() wrote; keys deleted
 
 File names start with digits, so they are not importable with an ``import`` statement; they are
-imported by name (``importlib.import_module("migrations.0002_posts")``), which works. The order
+imported by name (``importlib.import_module("redis_client.migrations.0002_posts")``), which works. The order
 is a topological sort of the dependencies, ties broken by ID: no hand-kept list.
 """
 
@@ -33,8 +33,8 @@ from ..core.errors import MigrationDefinitionError, UnknownMigrationError
 from .context import Context
 from .report import StepStats
 
-#: The package ``redis-client migrate`` and ``om migrate-data --module migrations`` use.
-PACKAGE = "migrations"
+#: The package ``redis-client migrate`` and ``om migrate-data --module redis_client.migrations`` use.
+PACKAGE = "redis_client.migrations"
 #: Module names that are migrations: digits, an underscore, a name.
 FILE_NAME = re.compile(r"^[0-9]+_[A-Za-z0-9_]+$")
 

@@ -11,8 +11,8 @@ from typing import Any
 
 import redis
 
-from models.account import TwitterAccount
-from models.post import Post
+from redis_client.models.account import TwitterAccount
+from redis_client.models.post import Post
 
 from ..core import keys
 from ..core.codec import decode_value, encode_value, json_reply

@@ -10,7 +10,7 @@ from typing import Any
 
 import redis
 
-from models.post import Post
+from redis_client.models.post import Post
 
 from .. import translate
 from ..core import keys, scripts

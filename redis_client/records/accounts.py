@@ -23,7 +23,7 @@ from typing import Any
 
 import redis
 
-from models.account import TwitterAccount
+from redis_client.models.account import TwitterAccount
 
 from .. import translate
 from ..core import codec, keys, scripts

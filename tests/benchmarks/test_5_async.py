@@ -32,12 +32,12 @@ from typing import Any
 import pytest
 import redis.asyncio
 
-from models import Post, binding
 from redis_client import translate
 from redis_client.aio import AsyncRedisDB
 from redis_client.core import keys
 from redis_client.core.connector import Connector
 from redis_client.db import RedisDB
+from redis_client.models import Post, binding
 
 from . import _harness as h
 from . import test_3_find as t3

@@ -54,13 +54,13 @@ from typing import Any
 import psutil
 import pytest
 
-from models.post import Post
 from redis_client.core import indexes as core_indexes
 from redis_client.core import keys
 from redis_client.core.connector import Connector
 from redis_client.core.drivers import SyncDriver
 from redis_client.core.settings import load_settings
 from redis_client.db import RedisDB
+from redis_client.models.post import Post
 from redis_client.records import members as record_members
 from redis_client.records.posts import write_records
 
