@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any
 
 import redis
 import redis.asyncio
-from redis.connection import parse_url
 
 from . import pools, readiness, scripts
 from .capabilities import Capabilities
@@ -90,10 +89,7 @@ class Connector:
 
     @property
     def database(self) -> int:
-        settings = self.settings
-        if settings.url and not settings.url.startswith("unix:"):
-            return int(parse_url(settings.url).get("db", 0) or 0)
-        return settings.db
+        return self.settings.database
 
     # --- sync ---
 

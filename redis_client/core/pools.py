@@ -17,7 +17,7 @@ from typing import Any
 import redis
 import redis.asyncio
 
-from . import retry
+from . import retry, sentinel
 from .settings import RedisSettings
 
 _lock = threading.Lock()
@@ -58,23 +58,14 @@ def pool_kwargs(settings: RedisSettings, decode: bool) -> dict[str, Any]:
     return kwargs
 
 
-def _ssl_kwargs(settings: RedisSettings) -> dict[str, Any]:
-    return {
-        "ssl_ca_certs": settings.ssl_ca_certs,
-        "ssl_certfile": settings.ssl_certfile,
-        "ssl_keyfile": settings.ssl_keyfile,
-        "ssl_cert_reqs": settings.ssl_cert_reqs,
-    }
-
-
 def _where(settings: RedisSettings) -> tuple[str | None, dict[str, Any], bool]:
     """(URL or None, host/port/db and TLS options, whether TLS is on without a URL)."""
     if settings.url:
-        tls = _ssl_kwargs(settings) if settings.url.startswith("rediss://") else {}
+        tls = settings.tls_kwargs() if settings.url.startswith("rediss://") else {}
         return settings.url, tls, False
     kwargs: dict[str, Any] = {"host": settings.host, "port": settings.port, "db": settings.db}
     if settings.ssl:
-        kwargs.update(_ssl_kwargs(settings))
+        kwargs.update(settings.tls_kwargs())
     return None, kwargs, settings.ssl
 
 
@@ -82,6 +73,8 @@ def build_pool(settings: RedisSettings, decode: bool) -> redis.ConnectionPool:
     """A new sync pool for ``settings`` (no connection is opened yet)."""
     kwargs = pool_kwargs(settings, decode)
     kwargs["retry"] = retry.sync_retry(settings)
+    if settings.sentinels:
+        return sentinel.build_pool(settings, kwargs)
     url, where, tls = _where(settings)
     kwargs.update(where)
     if url:
@@ -95,6 +88,8 @@ def build_async_pool(settings: RedisSettings, decode: bool) -> redis.asyncio.Con
     """A new asyncio pool for ``settings``; it must be used from one event loop only."""
     kwargs = pool_kwargs(settings, decode)
     kwargs["retry"] = retry.async_retry(settings)
+    if settings.sentinels:
+        return sentinel.build_async_pool(settings, kwargs)
     url, where, tls = _where(settings)
     kwargs.update(where)
     if url:
@@ -116,8 +111,8 @@ def get_pool(settings: RedisSettings, decode: bool = False) -> redis.ConnectionP
 
 def _secret_digest(settings: RedisSettings) -> str:
     """Tells apart settings that differ only by password (``model_dump_json`` masks both)."""
-    secret = settings.password.get_secret_value() if settings.password is not None else ""
-    text = f"{secret}\0{settings.url or ''}"
+    given = (settings.password, settings.sentinel_password)
+    text = "\0".join([*(s.get_secret_value() if s is not None else "" for s in given), settings.url or ""])
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_serializer, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, ValidationError, field_serializer, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from .errors import SettingsError
 
@@ -52,6 +52,34 @@ class RedisSettings(BaseSettings):
     health_check_interval: int = Field(30, ge=0)
     #: Index the words of ``Post.text`` (``Post.text % "words"``). Off saves memory and write time.
     full_text_search: bool = True
+    #: Sentinel: the sentinels' ``host:port`` list (``REDIS_SENTINELS=h1:26379,h2:26379``); when
+    #: set, the master's address comes from them only (not from the URL, host or port).
+    sentinels: Annotated[tuple[tuple[str, int], ...], NoDecode] = ()
+    sentinel_master: str = Field("mymaster", min_length=1)
+    sentinel_username: str | None = None
+    sentinel_password: SecretStr | None = None
+    #: Redis Cluster: the URL or host and port name any node; the others are discovered.
+    cluster: bool = False
+    #: Replicas every acknowledged write must have reached (``WAIT``); 0: no wait.
+    wait_replicas: int = Field(0, ge=0)
+    wait_timeout_ms: int = Field(1000, ge=1)
+
+    @field_validator("sentinels", mode="before")
+    @classmethod
+    def _parse_sentinels(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            entries = [e.strip() for e in value.split(",")] if value.strip() else []
+            return tuple(_host_port(e) for e in entries)
+        return value
+
+    @model_validator(mode="after")
+    def _one_topology(self) -> RedisSettings:
+        if self.sentinels and self.cluster:
+            raise ValueError(
+                "REDIS_SENTINELS and REDIS_CLUSTER cannot be used together: a deployment is either "
+                "a master watched by sentinels or a cluster"
+            )
+        return self
 
     @field_validator("url")
     @classmethod
@@ -78,8 +106,31 @@ class RedisSettings(BaseSettings):
             if name == "db" and self.url:
                 yield "url", mask_url(self.url)
 
+    @property
+    def database(self) -> int:
+        """The database index in use (the URL's when a URL gives the address)."""
+        if self.url and not self.sentinels and not self.url.startswith("unix:"):
+            path = urlsplit(self.url).path.strip("/")
+            return int(path) if path.isdigit() else 0
+        if self.url and self.url.startswith("unix:") and not self.sentinels:
+            query = dict(parse_qsl(urlsplit(self.url).query))
+            return int(query["db"]) if query.get("db", "").isdigit() else 0
+        return self.db
+
+    def tls_kwargs(self) -> dict[str, Any]:
+        """redis-py's TLS options from these settings."""
+        return {
+            "ssl_ca_certs": self.ssl_ca_certs,
+            "ssl_certfile": self.ssl_certfile,
+            "ssl_keyfile": self.ssl_keyfile,
+            "ssl_cert_reqs": self.ssl_cert_reqs,
+        }
+
     def describe(self) -> str:
         """Where this connects to, for messages: no password, no username."""
+        if self.sentinels:
+            where = ",".join(f"{h}:{p}" for h, p in self.sentinels)
+            return f"master {self.sentinel_master!r} of the sentinels {where} (db {self.db})"
         if self.url:
             parts = urlsplit(self.url)
             if parts.scheme == "unix":
@@ -92,7 +143,7 @@ class RedisSettings(BaseSettings):
 
     def is_configured(self) -> bool:
         """True when any connection setting was given explicitly (env, .env or argument)."""
-        return bool(self.model_fields_set & {"host", "port", "url", "db"})
+        return bool(self.model_fields_set & {"host", "port", "url", "db", "sentinels", "cluster"})
 
 
 def mask_url(url: str) -> str:
@@ -113,6 +164,16 @@ def mask_url(url: str) -> str:
     return masked
 
 
+def _host_port(entry: str) -> tuple[str, int]:
+    """``host:port`` (``[v6addr]:port`` for IPv6) as a pair; the port is required."""
+    host, sep, port = entry.rpartition(":")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if not sep or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ValueError(f"each entry must be host:port with a port from 1 to 65535, not {entry!r}")
+    return host, int(port)
+
+
 def load_settings(**overrides: Any) -> RedisSettings:
     """Read settings; a bad value raises :class:`SettingsError` naming the variable."""
     try:
@@ -120,6 +181,10 @@ def load_settings(**overrides: Any) -> RedisSettings:
     except ValidationError as exc:
         problems = []
         for err in exc.errors(include_input=False, include_url=False):
-            name = ENV_PREFIX + "_".join(str(p) for p in err["loc"]).upper()
-            problems.append(f"{name}: {err['msg']}")
+            message = err["msg"].removeprefix("Value error, ")
+            if not err["loc"]:  # a rule over several variables names them itself
+                problems.append(message)
+                continue
+            name = ENV_PREFIX + "_".join(str(p) for p in err["loc"][:1]).upper()
+            problems.append(f"{name}: {message}")
         raise SettingsError("invalid Redis settings: " + "; ".join(problems)) from None
