@@ -9,6 +9,8 @@ gives the ``REDIS_*`` variables that point the project at the set.
 from __future__ import annotations
 
 import logging
+import secrets
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -17,20 +19,22 @@ from typing import Any
 import redis
 
 from .core.errors import EmbeddedServerError
-from .embedded import EmbeddedRedis, find_binaries
+from .embedded import EmbeddedRedis, find_binaries, free_port
 
 log = logging.getLogger(__name__)
 
 #: Sentinel timing of the local set: a master unreachable this long is subjectively down.
 DOWN_AFTER_MS = 2000
 FAILOVER_TIMEOUT_MS = 10_000
+#: Data nodes: a replica's full sync starts at once (Redis waits 5 s for more replicas by default).
+NODE_ARGS = ("--repl-diskless-sync-delay", "0")
 
 
 class EmbeddedSentinel(EmbeddedRedis):
     """One ``redis-server --sentinel`` process (its config file lives in its data directory)."""
 
-    def __init__(self, config: str, data_dir: Path, host: str = "127.0.0.1") -> None:
-        super().__init__(data_dir=data_dir, modules=False, host=host)
+    def __init__(self, config: str, data_dir: Path, host: str = "127.0.0.1", port: int | None = None) -> None:
+        super().__init__(port, data_dir=data_dir, modules=False, host=host)
         self._config = config
 
     def _command(self, server: str, module_paths: list[str]) -> list[str]:
@@ -88,26 +92,39 @@ class EmbeddedSentinelSet:
         if self._given_dir is None and self._tmp_dir is None:
             self._tmp_dir = Path(tempfile.mkdtemp(prefix="embedded-sentinel-"))
         try:
-            master = EmbeddedRedis(data_dir=self.data_dir / "node-0", host=self.host).start()
-            self.nodes = [master]
+            master = EmbeddedRedis(data_dir=self.data_dir / "node-0", host=self.host, extra_args=NODE_ARGS)
+            self.nodes = [master.start()]
             for i in range(1, self._replicas + 1):
                 replica = EmbeddedRedis(
                     data_dir=self.data_dir / f"node-{i}",
                     host=self.host,
-                    extra_args=["--replicaof", self.host, str(master.port)],
+                    extra_args=[*NODE_ARGS, "--replicaof", self.host, str(master.port)],
                 )
                 self.nodes.append(replica.start())
+            name = self.master_name
             config = (
-                f"sentinel monitor {self.master_name} {self.host} {master.port} {self.quorum}\n"
-                f"sentinel down-after-milliseconds {self.master_name} {self.down_after_ms}\n"
-                f"sentinel failover-timeout {self.master_name} {self.failover_timeout_ms}\n"
-                f"sentinel parallel-syncs {self.master_name} {max(self._replicas, 1)}\n"
+                f"sentinel monitor {name} {self.host} {master.port} {self.quorum}\n"
+                f"sentinel down-after-milliseconds {name} {self.down_after_ms}\n"
+                f"sentinel failover-timeout {name} {self.failover_timeout_ms}\n"
+                f"sentinel parallel-syncs {name} {max(self._replicas, 1)}\n"
             )
-            self.sentinels = [
-                EmbeddedSentinel(config, self.data_dir / f"sentinel-{i}", self.host)
-                for i in range(self._sentinel_count)
-            ]
-            for sentinel in self.sentinels:
+            # Each sentinel is told the others and the replicas up front: otherwise it learns
+            # them from hello messages, every 2 s, and the set takes seconds to be usable.
+            ports = [free_port(self.host) for _ in range(self._sentinel_count)]
+            ids = [secrets.token_hex(20) for _ in ports]
+            known = "".join(f"sentinel known-replica {name} {self.host} {n.port}\n" for n in self.nodes[1:])
+            self.sentinels = []
+            for i, (port, own) in enumerate(zip(ports, ids, strict=True)):
+                others = "".join(
+                    f"sentinel known-sentinel {name} {self.host} {p} {theirs}\n"
+                    for p, theirs in zip(ports, ids, strict=True)
+                    if p != port
+                )
+                sentinel = EmbeddedSentinel(
+                    f"sentinel myid {own}\n{config}{known}{others}", self.data_dir / f"sentinel-{i}",
+                    self.host, port,
+                )
+                self.sentinels.append(sentinel)
                 sentinel.start()
             self.wait_stable(timeout)
         except BaseException:
@@ -244,8 +261,6 @@ class EmbeddedSentinelSet:
         for process in [*self.sentinels, *self.nodes]:
             process.stop()
         if self._tmp_dir is not None:
-            import shutil
-
             shutil.rmtree(self._tmp_dir, ignore_errors=True)
             self._tmp_dir = None
 

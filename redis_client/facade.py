@@ -65,7 +65,7 @@ class Facade:
         return before_first_request(self._store_function_variables(), op)
 
     def _store_function_variables(self) -> Op[None]:
-        yield from accounts.store_function_variables(self)
+        yield from accounts.store_function_variables(self, first_command=True)
         self._stored_in = os.getpid()
 
     def __reduce__(self) -> tuple[Any, ...]:

@@ -74,10 +74,19 @@ def get_send_partnership(ctx: Context, username: str) -> Op[list[str]]:
     return [m.decode("utf-8") for m in members]
 
 
-def store_function_variables(ctx: Context) -> Op[dict[str, list[str]]]:
-    """Write the prompt-variable map under ``function_variables`` (services read it there)."""
+def store_function_variables(ctx: Context, first_command: bool = False) -> Op[dict[str, list[str]]]:
+    """Write the prompt-variable map under ``function_variables`` (services read it there).
+
+    As a process's ``first_command`` it is skipped on a read-only replica: the command that
+    follows may be a read, which must work there.
+    """
     mapping = {k: list(v) for k, v in ctx.function_variables.items()}
-    yield Call("set", (keys.FUNCTION_VARIABLES, encode_value(keys.FUNCTION_VARIABLES, mapping)))
+    try:
+        yield Call("set", (keys.FUNCTION_VARIABLES, encode_value(keys.FUNCTION_VARIABLES, mapping)))
+    except redis.ReadOnlyError:
+        if not first_command:
+            raise
+        log.info("function_variables not stored: the server is a read-only replica")
     return mapping
 
 
