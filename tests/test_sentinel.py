@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import pickle
 import subprocess
 import sys
 import time
@@ -288,3 +289,32 @@ def test_a_migration_cut_by_a_failover_resumes_on_the_new_master(ha: EmbeddedSen
 
 def record_keys(client: redis.Redis[bytes]) -> list[bytes]:
     return list(client.scan_iter(match=b"redis_client_om:post:*", count=5000))
+
+
+# --- Ray workers get settings, not clients ---
+
+
+def test_ray_workers_follow_the_sentinels(ha: EmbeddedSentinelSet) -> None:
+    ray = pytest.importorskip("ray")
+    env = {"REDIS_SENTINELS": ha.sentinels_setting, "REDIS_URL": "", "REDIS_PORT": "1"}
+    ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False,
+             runtime_env={"env_vars": env})
+    try:
+        from redis_client.ray_entrypoint import main
+
+        @ray.remote
+        def agent(i: int) -> int:  # built on the worker: no test module is importable there
+            db = main()
+            db.add_user_post("agent", {"id": f"w{i}", "text": "t", "sender_username": "agent",
+                                       "timestamp": 1_700_000_000 + i})
+            return len(db.get_user_posts("agent"))
+
+        assert sorted(ray.get([agent.remote(i) for i in (1, 2)]))[-1] == 2
+        proxy = ray.get(main.remote())  # a RedisDB pickled by its settings
+        assert proxy.settings.sentinels == load_settings(sentinels=ha.sentinels_setting).sentinels
+        proxy.add_user_post(USER, post(3))
+    finally:
+        ray.shutdown()
+    assert member_ids(client_of(ha.master())) == {"w1", "w2", "w3"}
+    pickled = pickle.loads(pickle.dumps(RedisDB(sentinel_settings(ha))))
+    assert [p.id for p in pickled.get_user_posts(USER)] == ["w1", "w2", "w3"]
