@@ -162,25 +162,33 @@ def test_a_killed_master_is_followed_and_no_acknowledged_write_is_lost(
     assert missing_members == set() and missing_records == set()
 
 
-def test_a_demoted_master_sends_the_client_back_to_the_sentinels(ha: EmbeddedSentinelSet) -> None:
-    """``SENTINEL FAILOVER``: the old master lives on as a replica and answers READONLY; no caller
-    sees it, and every acknowledged write is on the new master."""
-    settings = sentinel_settings(ha, wait_replicas=1)
-    writes = Writes()
-    thread = write_loop_sync(settings, writes)
-    time.sleep(0.5)
-    old = ha.master()
-    ha.failover()
-    moved = time.monotonic()
-    ha.wait_for_new_master(old)
-    time.sleep(1.5)
-    writes.stop.set()
-    thread.join(30)
-    assert writes.errors == {}, writes.errors
-    assert writes.acked_after(moved) > 0
-    ha.wait_stable(40)
-    final = client_of(ha.master())
-    assert writes.ids() <= member_ids(final) and writes.ids() <= record_ids(final)
+@pytest.mark.parametrize("replicas", [1, 2])
+def test_a_demoted_master_sends_the_client_back_to_the_sentinels(
+    tmp_path_factory: pytest.TempPathFactory, replicas: int
+) -> None:
+    """``SENTINEL FAILOVER``: the old master lives on and answers READONLY once demoted; no caller
+    sees that, and with ``REDIS_WAIT_REPLICAS`` = the number of replicas every acknowledged write
+    is on the new master (writes the old master takes before its demotion cannot reach the
+    promoted replica, so they are not acknowledged)."""
+    with EmbeddedSentinelSet(replicas=replicas, sentinels=3, down_after_ms=1000,
+                             data_dir=tmp_path_factory.mktemp("ha")) as ha_set:
+        settings = sentinel_settings(ha_set, wait_replicas=replicas, wait_timeout_ms=500)
+        writes = Writes()
+        thread = write_loop_sync(settings, writes)
+        time.sleep(0.5)
+        old = ha_set.master()
+        ha_set.failover()
+        moved = time.monotonic()
+        ha_set.wait_for_new_master(old)
+        ha_set.wait_stable(40)  # the old master demoted (READONLY from then on)
+        time.sleep(1.0)
+        writes.stop.set()
+        thread.join(30)
+        assert set(writes.errors) <= {"ReplicationTimeoutError"}, writes.errors
+        assert writes.acked_after(moved) > 0
+        final = client_of(ha_set.master())
+        assert writes.ids() - member_ids(final) == set()
+        assert writes.ids() - record_ids(final) == set()
 
 
 def test_no_master_reachable_waits_the_startup_wait_then_raises(ha: EmbeddedSentinelSet) -> None:

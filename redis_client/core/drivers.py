@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from redis.exceptions import NoScriptError, ResponseError
 
-from . import indexes, scripts
+from . import durability, indexes, scripts
 from .capabilities import probe
 from .connector import Connector
 from .protocol import (
@@ -82,10 +82,15 @@ def _scripts_to_rerun(calls: Sequence[Call | Script], results: list[Any]) -> lis
 
 
 class SyncDriver:
-    """Performs requests with redis-py's sync client (blocking; thread-safe)."""
+    """Performs requests with redis-py's sync client (blocking; thread-safe).
 
-    def __init__(self, connector: Connector) -> None:
+    ``waits``: writes wait for ``REDIS_WAIT_REPLICAS`` (off for the index upkeep, which is
+    not a write any caller is told about).
+    """
+
+    def __init__(self, connector: Connector, waits: bool = True) -> None:
         self.connector = connector
+        self.waits = waits
 
     def run(self, op: Op[T]) -> T:
         result: Any = None
@@ -102,6 +107,8 @@ class SyncDriver:
 
     def perform(self, request: Request) -> Any:
         c = self.connector
+        if self.waits and c.settings.wait_replicas and (waited := durability.waited(request, c.settings)):
+            return durability.unwrap(request, self._waited(waited), c.settings)
         if isinstance(request, Call):
             return getattr(c.client(request.text), request.name)(*request.args, **request.kwargs)
         if isinstance(request, Script):
@@ -113,7 +120,7 @@ class SyncDriver:
             if known is not None:
                 return known
             with c.models_lock:
-                return self.run(models_ready(c, request.require))
+                return SyncDriver(c, waits=False).run(models_ready(c, request.require))
         if isinstance(request, Sleep):
             time.sleep(request.seconds)
             return None
@@ -151,11 +158,35 @@ class SyncDriver:
         return results
 
 
+    def _waited(self, request: Pipeline) -> list[Any]:
+        """A write and its WAIT on one connection; a script the server lost (a restart) is
+        loaded and the whole round trip sent again, so WAIT covers the write."""
+        pipe = self._build(self.connector.client().pipeline(transaction=False), request)
+        results = list(pipe.execute(raise_on_error=False))
+        if _scripts_to_rerun(request.calls, results):
+            for call in request.calls:
+                if isinstance(call, Script):
+                    self.connector.client().execute_command("SCRIPT", "LOAD", getattr(scripts, call.name))
+            results = list(self._build(self.connector.client().pipeline(transaction=False), request)
+                           .execute(raise_on_error=False))
+        return results
+
+    @staticmethod
+    def _build(pipe: Any, request: Pipeline) -> Any:
+        for call in request.calls:
+            if isinstance(call, Call):
+                getattr(pipe, call.name)(*call.args, **call.kwargs)
+            else:
+                pipe.evalsha(*_evalsha_args(call))
+        return pipe
+
+
 class AsyncDriver:
     """Performs requests with redis-py's asyncio client of the running event loop."""
 
-    def __init__(self, connector: Connector) -> None:
+    def __init__(self, connector: Connector, waits: bool = True) -> None:
         self.connector = connector
+        self.waits = waits
 
     async def run(self, op: Op[T]) -> T:
         result: Any = None
@@ -172,6 +203,8 @@ class AsyncDriver:
 
     async def perform(self, request: Request) -> Any:
         c = self.connector
+        if self.waits and c.settings.wait_replicas and (waited := durability.waited(request, c.settings)):
+            return durability.unwrap(request, await self._waited(waited), c.settings)
         if isinstance(request, Call):
             client = await c.async_client(request.text)
             return await getattr(client, request.name)(*request.args, **request.kwargs)
@@ -185,7 +218,7 @@ class AsyncDriver:
             if known is not None:
                 return known
             async with c.loop_state().models_lock:
-                return await self.run(models_ready(c, request.require))
+                return await AsyncDriver(c, waits=False).run(models_ready(c, request.require))
         if isinstance(request, Sleep):
             await asyncio.sleep(request.seconds)
             return None
@@ -221,6 +254,20 @@ class AsyncDriver:
                 results[i] = await self.perform(request.calls[i])  # redis-py's Script loads it
             except ResponseError as exc:
                 results[i] = exc
+        return results
+
+
+    async def _waited(self, request: Pipeline) -> list[Any]:
+        """:meth:`SyncDriver._waited` for asyncio."""
+        client = await self.connector.async_client()
+        results = list(await SyncDriver._build(client.pipeline(transaction=False), request)
+                       .execute(raise_on_error=False))
+        if _scripts_to_rerun(request.calls, results):
+            for call in request.calls:
+                if isinstance(call, Script):
+                    await client.execute_command("SCRIPT", "LOAD", getattr(scripts, call.name))  # type: ignore[no-untyped-call]
+            results = list(await SyncDriver._build(client.pipeline(transaction=False), request)
+                           .execute(raise_on_error=False))
         return results
 
 

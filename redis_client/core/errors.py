@@ -84,6 +84,11 @@ class ServerUnavailableError(RedisClientError, redis.ConnectionError):
     """The server did not become ready in time (down, unreachable or still loading its data)."""
 
 
+class ReplicationTimeoutError(RedisClientError, redis.TimeoutError):
+    """A write reached the master but not ``REDIS_WAIT_REPLICAS`` replicas within
+    ``REDIS_WAIT_TIMEOUT_MS``: a failover may lose it. Repeating the call is safe."""
+
+
 class CredentialsError(RedisClientError, redis.AuthenticationError):
     """The server rejected the username/password, or needs them and none were given."""
 

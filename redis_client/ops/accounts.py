@@ -16,7 +16,12 @@ from redis_client.models.post import Post
 
 from ..core import keys
 from ..core.codec import decode_value, encode_value, json_reply
-from ..core.errors import InvalidArgumentError, InvalidArgumentTypeError, QueryValueError
+from ..core.errors import (
+    InvalidArgumentError,
+    InvalidArgumentTypeError,
+    QueryValueError,
+    ReplicationTimeoutError,
+)
 from ..core.protocol import Call, Models, Op, Script
 from ..core.scan import scan_all
 from ..core.settings import RedisSettings
@@ -77,16 +82,18 @@ def get_send_partnership(ctx: Context, username: str) -> Op[list[str]]:
 def store_function_variables(ctx: Context, first_command: bool = False) -> Op[dict[str, list[str]]]:
     """Write the prompt-variable map under ``function_variables`` (services read it there).
 
-    As a process's ``first_command`` it is skipped on a read-only replica: the command that
-    follows may be a read, which must work there.
+    As a process's ``first_command`` it never fails the command that follows (maybe a read): on a
+    read-only replica it is skipped, and replicas slow to acknowledge it (``REDIS_WAIT_REPLICAS``)
+    are not waited for.
     """
     mapping = {k: list(v) for k, v in ctx.function_variables.items()}
     try:
         yield Call("set", (keys.FUNCTION_VARIABLES, encode_value(keys.FUNCTION_VARIABLES, mapping)))
-    except redis.ReadOnlyError:
+    except (redis.ReadOnlyError, ReplicationTimeoutError) as exc:
         if not first_command:
             raise
-        log.info("function_variables not stored: the server is a read-only replica")
+        log.info("function_variables: %s", "not stored: the server is a read-only replica"
+                 if isinstance(exc, redis.ReadOnlyError) else "stored, not yet on the replicas")
     return mapping
 
 
