@@ -1,6 +1,6 @@
 """redis-om models over the legacy layout: ``Post`` and ``TwitterAccount``.
 
-Records live under ``redis_client_om:{post|account}:{id}``; see the README's key layout. The
+Records live under ``redis_client_om:{post|account}:{id}``; see docs/key-layout.md. The
 models use the server of ``binding.connector()``: the shared one of ``redis_client.main.db`` and
 ``redis_client.aio.db`` unless ``bind()`` points them elsewhere.
 """

@@ -82,7 +82,7 @@ class Post(RecordModel, index=True):  # type: ignore[call-arg]
 
     @classmethod
     def schema_args(cls, settings: RedisSettings | None = None) -> list[str]:
-        """The index of the documented queries only (see the README's memory figures).
+        """The index of the documented queries only (see docs/performance.md's memory figures).
 
         Equality on ``sender_username``, ``accounts``, ``quoted_tweet_id``, ``is_reply_to`` and
         ``is_news_summary_tweet``; ranges and sorting on ``timestamp``; the words (and phrases)

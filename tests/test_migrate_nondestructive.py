@@ -13,7 +13,8 @@ def test_legacy_keys_byte_for_byte(raw: redis.Redis, seeded: Seeded) -> None:
     legacy = snapshot(raw)
     assert len(legacy) > 100
 
-    for args in (["run"], ["run"], ["rollback", "0002_posts"], ["run"], ["rollback"], ["run"]):
+    steps = (["run"], ["run"], ["rollback", "0002_posts", "--yes"], ["run"], ["rollback", "--yes"], ["run"])
+    for args in steps:
         proc = run_cli(*args)
         assert proc.returncode == 0, (args, proc.stdout, proc.stderr)
         after = snapshot(raw)
@@ -27,7 +28,7 @@ def test_full_rollback_restores_the_keyspace(raw: redis.Redis, seeded: Seeded) -
     before = snapshot(raw, legacy_only=False)
     assert run_cli("run").returncode == 0
     assert len(snapshot(raw, legacy_only=False)) > len(before)
-    proc = run_cli("rollback")
+    proc = run_cli("rollback", "--yes")
     assert proc.returncode == 0, proc.stderr
     assert "0003_accounts, 0002_posts, 0001_indexes" in proc.stdout  # newest first
     assert snapshot(raw, legacy_only=False) == before

@@ -38,7 +38,7 @@ def test_ray_run_equals_single_process_run(raw: redis.Redis, seeded: Seeded) -> 
     posts_single, accounts_single = post_records(raw), account_records(raw)
     assert run_cli("verify").returncode == 0
 
-    assert run_cli("rollback").returncode == 0
+    assert run_cli("rollback", "--yes").returncode == 0
     assert post_records(raw) == {}
 
     on_ray = run_cli("run", "--ray", "--workers", "3", timeout=300)

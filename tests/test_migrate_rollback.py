@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import pty
+import select
+import subprocess
+import sys
+import time
+
 import legacy_data
 import redis
 from legacy_data import (
+    ROOT,
     Seeded,
     account_records,
     applied,
@@ -24,7 +33,7 @@ seeded = legacy_data.seeded  # the fixture
 def test_rollback_of_the_posts_migration_only(raw: redis.Redis, seeded: Seeded) -> None:
     assert run_cli("run").returncode == 0
     before = snapshot(raw, legacy_only=False)
-    proc = run_cli("rollback", "0002_posts")
+    proc = run_cli("rollback", "0002_posts", "--yes")
     assert proc.returncode == 0, proc.stderr
     assert "rolled back: 0002_posts" in proc.stdout
     after = snapshot(raw, legacy_only=False)
@@ -44,7 +53,7 @@ def test_rollback_of_the_posts_migration_only(raw: redis.Redis, seeded: Seeded) 
 
 def test_a_dependency_cannot_go_first(raw: redis.Redis, seeded: Seeded) -> None:
     assert run_cli("run").returncode == 0
-    proc = run_cli("rollback", "0001_indexes")
+    proc = run_cli("rollback", "0001_indexes", "--yes")
     assert proc.returncode == 2
     assert "0002_posts" in proc.stderr and "roll that back first" in proc.stderr
     assert applied(raw) == {"0001_indexes", "0002_posts", "0003_accounts"}
@@ -61,7 +70,71 @@ def test_an_interrupted_partition_is_rolled_back(
     assert stats.created > 0 and applied(raw) == set()
     status = run_cli("status")
     assert "interrupted" in status.stdout
-    proc = run_cli("rollback")
+    proc = run_cli("rollback", "--yes")
     assert proc.returncode == 0 and "0002_posts" in proc.stdout
     assert post_records(raw) == {}
     assert not list(raw.scan_iter(match=keys.migration_state_pattern("0002_posts")))
+
+
+# -- rollback deletes records: it asks on a terminal and needs --yes otherwise (exit 2, nothing deleted) --
+
+
+def _small(raw: redis.Redis) -> dict[bytes, object]:
+    legacy_data.seed(raw, posts=200, accounts=5, bad_members=0)
+    assert run_cli("run").returncode == 0
+    return snapshot(raw, legacy_only=False)
+
+
+def test_rollback_without_a_terminal_needs_yes(raw: redis.Redis) -> None:
+    before = _small(raw)
+    for args in (["rollback"], ["rollback", "0003_accounts"]):
+        proc = run_cli(*args)  # stdin: /dev/null
+        assert proc.returncode == 2, proc.stdout + proc.stderr
+        assert proc.stderr.splitlines() == [
+            "redis-client migrate rollback: error: rollback deletes records: pass --yes to confirm "
+            "(stdin is not a terminal); nothing was deleted"
+        ]
+    closed = subprocess.run(  # stdin closed altogether
+        ["sh", "-c", 'exec "$0" -m redis_client migrate rollback 0<&-', sys.executable],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )
+    assert closed.returncode == 2 and "pass --yes" in closed.stderr, closed.stderr
+    assert snapshot(raw, legacy_only=False) == before
+
+
+def _on_a_terminal(answer: bytes, *args: str) -> tuple[int, str, str]:
+    """Run ``migrate rollback`` on a pseudo-terminal, answer its question; (code, terminal, stdout)."""
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "redis_client", "migrate", "rollback", *args], cwd=ROOT,
+        stdin=slave, stdout=subprocess.PIPE, stderr=slave, env=dict(os.environ),
+    )
+    os.close(slave)
+    seen = b""
+    deadline = time.monotonic() + 60
+    while b"[y/N]" not in seen and time.monotonic() < deadline:
+        ready, _, _ = select.select([master], [], [], 1)
+        if ready:
+            seen += os.read(master, 4096)
+    os.write(master, answer)
+    code = proc.wait(timeout=120)
+    with contextlib.suppress(OSError):
+        seen += os.read(master, 65536)
+    os.close(master)
+    assert proc.stdout is not None
+    return code, seen.decode("utf-8", "replace"), proc.stdout.read().decode()
+
+
+def test_rollback_on_a_terminal_asks_first(raw: redis.Redis) -> None:
+    before = _small(raw)
+    code, terminal, _ = _on_a_terminal(b"n\n")
+    assert code == 2
+    assert "Delete the records and state of 0003_accounts, 0002_posts, 0001_indexes" in terminal
+    assert "not confirmed; nothing was deleted" in terminal
+    assert snapshot(raw, legacy_only=False) == before
+
+    code, terminal, out = _on_a_terminal(b"y\n", "0003_accounts")
+    assert code == 0, terminal
+    assert "Delete the records and state of 0003_accounts (" in terminal
+    assert "rolled back: 0003_accounts" in out
+    assert account_records(raw) == {} and post_records(raw)

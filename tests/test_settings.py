@@ -150,6 +150,14 @@ def test_dotenv_file_is_read_and_environment_overrides_it(
         ("REDIS_URL", "http://bot:secret-in-url@h:1/0"),
         ("REDIS_URL", "localhost:6379"),
         ("REDIS_URL", "redis://bot:secret-in-url@h:port/0"),
+        # Shapes redis-py would accept silently or fail on deep inside (a user's typos):
+        ("REDIS_URL", "redis:/127.0.0.1:6390"),
+        ("REDIS_URL", "redis:127.0.0.1:6390"),
+        ("REDIS_URL", "redis://:secret-in-url@/0"),
+        ("REDIS_URL", "redis://bot:secret-in-url@h:6379/x"),
+        ("REDIS_URL", "redis://bot:secret-in-url@h:6379/0/1"),
+        ("REDIS_URL", "redis://h:6379/0?db=first"),
+        ("REDIS_URL", "unix://?db=0"),
     ],
 )
 def test_bad_value_names_the_variable(
@@ -163,6 +171,17 @@ def test_bad_value_names_the_variable(
     if len(value) > 3:
         assert value not in message, "the bad value itself is not echoed (it may be a secret)"
     assert isinstance(info.value, ValueError) and isinstance(info.value, RedisClientError)
+
+
+@pytest.mark.parametrize(
+    ("url", "database"),
+    [("redis://h:6379", 0), ("redis://h:6379/", 0), ("redis://h/3", 3), ("rediss://h:6380/15", 15),
+     ("redis://h:6379?db=2", 2)],
+)
+def test_good_url_shapes_are_kept(url: str, database: int) -> None:
+    from redis_client.core.connector import Connector
+
+    assert Connector(load_settings(url=url)).database == database
 
 
 def test_bad_value_in_dotenv_names_the_variable(clean_env: Path) -> None:

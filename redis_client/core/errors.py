@@ -33,6 +33,7 @@ __all__ = [
     "MigrationDefinitionError",
     "MigrationFailedError",
     "FollowerError",
+    "FollowerStoppedError",
 ]
 
 
@@ -133,3 +134,7 @@ class MigrationFailedError(MigrationError):
 
 class FollowerError(RedisClientError):
     """The follower (``redis-client sync``) cannot run against this server."""
+
+
+class FollowerStoppedError(FollowerError, RuntimeError):
+    """A ``Follower`` was used after it was stopped; make a new one to follow or reconcile again."""

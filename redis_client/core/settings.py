@@ -90,10 +90,22 @@ class RedisSettings(BaseSettings):
         parts = urlsplit(value)
         if parts.scheme not in URL_SCHEMES:
             raise ValueError(f"the scheme must be one of {', '.join(URL_SCHEMES)}")
+        if parts.scheme == "unix":
+            if not parts.path:
+                raise ValueError("a unix URL needs the socket's path: unix:///path/to/redis.sock")
+        elif not parts.hostname:
+            raise ValueError(f"the URL has no host: expected {parts.scheme}://host:port/db")
         try:
             parts.port  # noqa: B018 - raises on a port that is not a number in range
         except ValueError:
             raise ValueError("the port is not a number from 0 to 65535") from None
+        # redis-py silently uses database 0 for a path or ?db= that is not a number.
+        if parts.scheme != "unix" and parts.path.strip("/") and not parts.path.strip("/").isdecimal():
+            raise ValueError("the database (the URL's path) is not a number: expected "
+                             f"{parts.scheme}://host:port/0")
+        for name, db in parse_qsl(parts.query, keep_blank_values=True):
+            if name == "db" and not db.isdecimal():
+                raise ValueError("the database (?db=) is not a number")
         return value
 
     @field_serializer("url")

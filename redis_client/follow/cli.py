@@ -3,19 +3,19 @@
 Exit codes: 0 stopped by SIGTERM/SIGINT after finishing its batch, or ``--once`` found the
 records in step (malformed members are skipped, not failures); 1 ``--once`` could not bring
 every record in step (a record key of another type...); 2 refused (no JSON/search modules,
-unreachable server, bad settings).
+unreachable server, bad settings or arguments), in one line: ``redis-client sync: error: ...``.
 """
 
 from __future__ import annotations
 
 import argparse
 import signal
-import sys
 import threading
 from types import FrameType
 from typing import Any
 
-from ..core import readiness
+from .. import cli_common
+from ..cli_common import command_parser, seconds, seconds_or_zero
 from ..core.settings import load_settings
 from ..records.bad import BadEntry
 from .options import FollowOptions
@@ -26,8 +26,8 @@ SHOWN_ENTRIES = 20
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
-    parser: argparse.ArgumentParser = sub.add_parser(
-        "sync", help="keep the model records in step with other writers of the legacy keys",
+    parser = command_parser(
+        sub, "sync", help="keep the model records in step with other writers of the legacy keys",
         description="Follow the legacy keys that other services write (posted_tweets, "
         "twitter_data, action times) and keep the Post / TwitterAccount records in step, "
         "until SIGTERM/SIGINT. Legacy keys are only read. Several may run: one follows, the "
@@ -38,39 +38,25 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     parser.add_argument("--full", action="store_true",
                         help="with --once: compare every member with the records, not only the "
                         "keys whose fingerprint changed")
-    parser.add_argument("--interval", type=_seconds, default=_DEFAULTS.interval,
+    parser.add_argument("--interval", type=seconds, default=_DEFAULTS.interval,
                         help=f"seconds between fingerprint passes (default {_DEFAULTS.interval:g})")
-    parser.add_argument("--fallback-interval", type=_seconds, default=_DEFAULTS.fallback_interval,
+    parser.add_argument("--fallback-interval", type=seconds, default=_DEFAULTS.fallback_interval,
                         help="seconds between passes when keyspace notifications cannot be used "
                         f"(default {_DEFAULTS.fallback_interval:g})")
-    parser.add_argument("--full-interval", type=_non_negative, default=_DEFAULTS.full_interval,
+    parser.add_argument("--full-interval", type=seconds_or_zero, default=_DEFAULTS.full_interval,
                         help="seconds between full passes, 0 for never "
                         f"(default {_DEFAULTS.full_interval:g})")
-    parser.add_argument("--lease-timeout", type=_seconds, default=_DEFAULTS.lease_timeout,
+    parser.add_argument("--lease-timeout", type=seconds, default=_DEFAULTS.lease_timeout,
                         help="seconds before a standing-by follower replaces one that died "
                         f"(default {_DEFAULTS.lease_timeout:g})")
     parser.add_argument("--no-lease", action="store_true",
                         help="follow even while another follower does (writes are idempotent)")
     parser.add_argument("--no-configure", action="store_true",
                         help="never CONFIG SET notify-keyspace-events (poll when they are off)")
-    parser.add_argument("--log-interval", type=_seconds, default=_DEFAULTS.log_interval,
+    parser.add_argument("--log-interval", type=seconds, default=_DEFAULTS.log_interval,
                         help=f"seconds between progress log lines (default {_DEFAULTS.log_interval:g})")
     parser.set_defaults(func=_sync)
     return parser
-
-
-def _seconds(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError("must be a positive number of seconds")
-    return value
-
-
-def _non_negative(text: str) -> float:
-    value = float(text)
-    if not value >= 0:
-        raise argparse.ArgumentTypeError("must be 0 (never) or a positive number of seconds")
-    return value
 
 
 def _options(args: argparse.Namespace) -> FollowOptions:
@@ -89,10 +75,9 @@ def _sync(args: argparse.Namespace) -> int:
     from .follower import Follower
 
     if args.full and not args.once:
-        print("redis-client sync: error: --full goes with --once (live: --full-interval)", file=sys.stderr)
-        return 2
+        return cli_common.error(args.prog, "--full goes with --once (live: --full-interval)")
     settings = load_settings()
-    readiness.ensure_ready(settings, settings.startup_wait)
+    cli_common.wait_for_server(settings, cli_common.to_stderr)
     follower = Follower(settings, _options(args))
     if args.once:
         return _once(follower, args.full)

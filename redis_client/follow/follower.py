@@ -25,7 +25,7 @@ from redis_client import models  # noqa: F401 - registers the model indexes that
 from ..core import keys, scripts
 from ..core.connector import Connector
 from ..core.drivers import SyncDriver
-from ..core.errors import ServerUnavailableError
+from ..core.errors import FollowerStoppedError, ServerUnavailableError
 from ..core.settings import RedisSettings
 from . import events, linked, passes
 from .accounts import AccountSync
@@ -52,6 +52,11 @@ class _Stopped(Exception):
     """``stop`` was set during a pass: leave it unfinished (the next start passes again)."""
 
 
+_USED_AFTER_STOP = (
+    "this Follower was stopped; create a new Follower(settings, options) to follow or reconcile again"
+)
+
+
 @dataclass(frozen=True)
 class PassResult:
     """What ``Follower.reconcile`` did (``Counts`` of that pass and its batches)."""
@@ -71,6 +76,8 @@ class Follower:
 
     ``ready`` is set once the records are in step after the follower (re)started leading;
     ``leading`` while it holds the lease; ``stats`` has the counters, ``mode`` what it does.
+    Once stopped (``stop()``, or the event given to ``run`` set), ``run``, ``start`` and
+    ``reconcile`` raise :class:`FollowerStoppedError`.
     """
 
     def __init__(self, settings: RedisSettings | None = None, options: FollowOptions | None = None) -> None:
@@ -101,6 +108,7 @@ class Follower:
         The first connection's problems are raised (unreachable server, no JSON/search modules,
         bad settings); later outages are waited out.
         """
+        self._check_not_stopped()
         try:
             self._prepare()
             # One lease (one token) for the whole run: after an outage it is renewed, not waited for.
@@ -134,10 +142,12 @@ class Follower:
             self.mode = "stopped"
         finally:
             self._close()
+            if stop.is_set():
+                self._stop.set()  # this Follower is done: using it again raises
 
     def start(self) -> threading.Thread:
         """Run in a daemon thread (``stop()`` ends it)."""
-        self._stop.clear()
+        self._check_not_stopped()
         self._thread = threading.Thread(
             target=self.run, args=(self._stop,), name="redis-client-follow", daemon=True
         )
@@ -153,6 +163,7 @@ class Follower:
     def reconcile(self, full: bool = False) -> PassResult:
         """One pass and its batches, without lease or notifications (``redis-client sync --once``):
         every changed key (every key with ``full``) and every account brought in step."""
+        self._check_not_stopped()
         try:
             self._prepare()
             assert self._runner is not None
@@ -179,8 +190,14 @@ class Follower:
             counts = Counts(**{k: after[k] - before[k] for k in Counts().as_dict()})
             counts.failed += failed
             return PassResult(counts, seen, marked)
+        except _Stopped:
+            raise FollowerStoppedError("the Follower was stopped during reconcile()") from None
         finally:
             self._close()
+
+    def _check_not_stopped(self) -> None:
+        if self._stop.is_set() or self._stopping.is_set():
+            raise FollowerStoppedError(_USED_AFTER_STOP)
 
     @property
     def client(self) -> redis.Redis[Any]:

@@ -2,8 +2,9 @@
 
 Maps arguments to the functions of ``commands`` and their results to output and exit codes:
 0 success; 1 a migration failed (it stays pending and resumes) or ``verify`` found differences;
-2 refused (no JSON/search module, unreachable server, bad settings, unknown migration ID).
-``run --resync`` is an alias of ``resync``.
+2 refused, nothing done (no JSON/search module, unreachable server, bad settings or arguments,
+an unknown migration ID, a rollback not confirmed). ``run --resync`` is an alias of ``resync``.
+Errors are one line: ``redis-client migrate <command>: error: ...``.
 """
 
 from __future__ import annotations
@@ -13,8 +14,11 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from .. import cli_common
+from ..cli_common import command_parser
 from ..core.errors import MigrationError, MigrationRefusedError
-from . import commands
+from ..core.settings import load_settings
+from . import commands, discovery
 from .context import DEFAULT_BATCH_SIZE
 from .progress import terminal_progress
 from .report import StepStats
@@ -24,90 +28,95 @@ SHOWN_ENTRIES = 20
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
-    parser: argparse.ArgumentParser = sub.add_parser(
-        "migrate", help="migrate legacy keys into model records",
+    parser = command_parser(
+        sub, "migrate", help="migrate legacy keys into model records",
         description="Migrate the legacy keys into Post / TwitterAccount records (the data "
         "migrations of the `redis_client.migrations` package). Legacy keys are only read.",
     )
-    msub = parser.add_subparsers(dest="migrate_command", required=True)
+    msub = parser.add_subparsers(dest="migrate_command", required=True, metavar="COMMAND")
 
-    run = msub.add_parser("run", help="apply the pending migrations (resumes an interrupted one)")
+    run = command_parser(msub, "run", help="apply the pending migrations (resumes an interrupted one)")
     run.add_argument("--dry-run", action="store_true", help="count what would be written; write nothing")
     run.add_argument("--resync", action="store_true", help="alias of `migrate resync`")
     _add_run_options(run)
-    run.set_defaults(func=_guarded(_run))
+    run.set_defaults(func=_guarded(_run, _run_check))
 
-    resync = msub.add_parser(
-        "resync", help="after the migration: create the records of legacy keys written since "
+    resync = command_parser(
+        msub, "resync", help="after the migration: create the records of legacy keys written since "
         "(by other services); removes nothing",
     )
     _add_run_options(resync)
     resync.set_defaults(func=_guarded(_resync))
 
-    status = msub.add_parser("status", help="applied / pending / interrupted migrations")
+    status = command_parser(msub, "status", help="applied / pending / interrupted migrations")
     status.add_argument("--report", metavar="ID", help="print every bad entry skipped by migration ID")
     status.set_defaults(func=_guarded(_status))
 
-    verify = msub.add_parser(
-        "verify", help="compare legacy keys and records per account (exit 1 on differences)"
+    verify = command_parser(
+        msub, "verify", help="compare legacy keys and records per account (exit 1 on differences)"
     )
-    verify.add_argument("--limit", type=_positive, default=50, help="accounts listed (default 50)")
+    verify.add_argument("--limit", type=cli_common.positive_int, default=50,
+                        help="accounts listed (default 50)")
     verify.set_defaults(func=_guarded(_verify))
 
-    rollback = msub.add_parser(
-        "rollback", help="remove the records and state of one migration, or of all (newest first)"
+    rollback = command_parser(
+        msub, "rollback", help="delete the records and state of one migration, or of all (newest "
+        "first); asks first, or needs --yes without a terminal (exit 2 when not confirmed)",
     )
     rollback.add_argument("migration_id", nargs="?", metavar="ID", help="e.g. 0002_posts (default: all)")
-    rollback.set_defaults(func=_guarded(_rollback))
+    rollback.add_argument("-y", "--yes", action="store_true",
+                          help="delete without asking (needed when stdin is not a terminal)")
+    rollback.set_defaults(func=_guarded(_rollback, _can_confirm))
 
-    inventory = msub.add_parser("inventory", help="count keys per documented pattern and type")
-    inventory.add_argument("--limit", type=_positive, default=50, help="unmatched keys listed (default 50)")
+    inventory = command_parser(msub, "inventory", help="count keys per documented pattern and type")
+    inventory.add_argument("--limit", type=cli_common.positive_int, default=50,
+                           help="unmatched keys listed (default 50)")
     inventory.set_defaults(func=_guarded(_inventory))
     return parser
 
 
 def _add_run_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--batch-size", type=_positive, default=DEFAULT_BATCH_SIZE,
+    parser.add_argument("--batch-size", type=cli_common.positive_int, default=DEFAULT_BATCH_SIZE,
                         help=f"records per pipelined batch (default {DEFAULT_BATCH_SIZE})")
     parser.add_argument("--ray", action="store_true",
                         help="partition the posts over Ray workers (needs the ray extra)")
-    parser.add_argument("--workers", type=_positive, default=2, help="Ray workers with --ray (default 2)")
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
+    parser.add_argument("--workers", type=cli_common.positive_int, default=2,
+                        help="Ray workers with --ray (default 2)")
 
 
 Command = Callable[[argparse.Namespace], int]
 
 
-def _guarded(command: Command) -> Command:
-    """``command`` with the commands' errors as exit codes: refused 2, failed 1."""
+def _guarded(command: Command, check: Command | None = None) -> Command:
+    """``command`` after ``check`` (refusals that need no server) and the startup wait, with the
+    commands' errors as exit codes: refused 2, failed 1 (one line each)."""
 
     def run(args: argparse.Namespace) -> int:
         try:
+            refused = check(args) if check is not None else 0
+            if refused:
+                return refused
+            cli_common.wait_for_server(load_settings(), cli_common.to_stderr)
             return command(args)
         except MigrationRefusedError as exc:
-            print(f"redis-client migrate: refused: {exc}", file=sys.stderr)
-            return 2
+            return cli_common.error(args.prog, exc)
         except MigrationError as exc:
-            print(f"redis-client migrate: FAILED: {exc}", file=sys.stderr)
-            print("What was written stays; `redis-client migrate run` resumes from the checkpoints.",
-                  file=sys.stderr)
-            return 1
+            return cli_common.error(
+                args.prog, f"{cli_common.one_line(exc)}; what was written stays: "
+                "`redis-client migrate run` resumes from the checkpoints", 1)
 
     return run
 
 
+def _run_check(args: argparse.Namespace) -> int:
+    if args.resync and args.dry_run:
+        return cli_common.error(args.prog, "--resync and --dry-run go separately: "
+                                "`migrate verify` shows what a resync would add")
+    return 0
+
+
 def _run(args: argparse.Namespace) -> int:
     if args.resync:
-        if args.dry_run:
-            print("redis-client migrate: --resync and --dry-run go separately: `migrate verify` "
-                  "shows what a resync would add", file=sys.stderr)
-            return 2
         return _resync(args)
     options: dict[str, Any] = {
         "batch_size": args.batch_size, "dry_run": args.dry_run, "progress": terminal_progress,
@@ -121,10 +130,8 @@ def _run(args: argparse.Namespace) -> int:
     for stats in result.steps:
         _print_stats(stats)
     if not result.ok:
-        print(f"FAILED: {result.failed}: {result.error}", file=sys.stderr)
-        print("The migration stays pending; `redis-client migrate run` resumes it from its "
-              "checkpoint.", file=sys.stderr)
-        return 1
+        return cli_common.error(args.prog, f"{result.failed} FAILED: {result.error}; it stays pending: "
+                                "`redis-client migrate run` resumes it from its checkpoint", 1)
     if args.dry_run:
         print("Dry run: nothing was written.")
     else:
@@ -140,9 +147,8 @@ def _resync(args: argparse.Namespace) -> int:
     for stats in result.steps:
         _print_stats(stats)
     if not result.ok:
-        print(f"FAILED: {result.failed}: {result.error}", file=sys.stderr)
-        print("`redis-client migrate resync` resumes it.", file=sys.stderr)
-        return 1
+        return cli_common.error(args.prog, f"{result.failed} FAILED: {result.error}; "
+                                "`redis-client migrate resync` resumes it", 1)
     print("resync done: `redis-client migrate verify` checks the result")
     return 0
 
@@ -238,7 +244,26 @@ def _verify(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
+def _can_confirm(args: argparse.Namespace) -> int:
+    """Refuse at once (2) an unknown ID, or a rollback nobody can confirm (no --yes, no terminal)."""
+    if args.migration_id:
+        discovery.find(discovery.load(discovery.PACKAGE), args.migration_id)
+    if args.yes or cli_common.can_ask():
+        return 0
+    return cli_common.error(args.prog, "rollback deletes records: pass --yes to confirm (stdin is "
+                            "not a terminal); nothing was deleted")
+
+
 def _rollback(args: argparse.Namespace) -> int:
+    if not args.yes:
+        targets = [s.migration_id for s in reversed(commands.status()) if (s.applied or s.started)
+                   and args.migration_id in (None, s.migration_id)]
+        if not targets:
+            print("nothing to roll back")
+            return 0
+        if not cli_common.ask(f"Delete the records and state of {', '.join(targets)} (legacy keys "
+                              "are kept; `migrate run` recreates them)?"):
+            return cli_common.error(args.prog, "not confirmed; nothing was deleted")
     result = commands.rollback(args.migration_id)
     if result.rolled_back:
         print(f"rolled back: {', '.join(result.rolled_back)} ({result.deleted} keys deleted)")

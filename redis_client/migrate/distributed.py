@@ -70,7 +70,9 @@ def run_on_ray(
 def require_ray() -> None:
     """Refuse (:class:`MigrationRefusedError`) when Ray is not installed."""
     if importlib.util.find_spec("ray") is None:
-        raise MigrationRefusedError("a run on Ray needs the ray extra: pip install 'redis-client[ray]'")
+        raise MigrationRefusedError(
+            "a run on Ray needs the ray extra: pip install 'twitter-agent-redis[ray]'"
+        )
 
 
 def _first_line(error: Exception) -> str:

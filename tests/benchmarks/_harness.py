@@ -263,6 +263,8 @@ class Row:
     note: str = ""
     #: client + server CPU seconds of ours / of raw for the same work (lower is better).
     cpu_vs_raw: float | None = None
+    #: Names the row in the results JSON for ``tools/plot_benchmarks.py`` (rows it plots).
+    key: str = ""
 
     @property
     def vs_raw(self) -> float | None:
@@ -280,6 +282,8 @@ class Row:
 
 RESULTS: list[Row] = []
 CONTEXT: dict[str, str] = {}
+#: Distributions for the plots (e.g. ``follower_lag_ms``: percentiles and samples).
+DISTRIBUTIONS: dict[str, dict[str, Any]] = {}
 
 
 def record(row: Row) -> Row:
@@ -383,6 +387,19 @@ def _has_hiredis() -> bool:
         return True
     except ImportError:
         return False
+
+
+def results_json() -> dict[str, Any]:
+    """Every row and distribution of this run, in the shape ``tools/plot_benchmarks.py`` reads."""
+    from dataclasses import asdict
+
+    return {
+        "source": f"pytest -m benchmark tests/benchmarks (BENCH_QUICK={int(QUICK)}), this run",
+        "date": time.strftime("%Y-%m-%d %H:%M %Z"),
+        "context": dict(CONTEXT),
+        "rows": [asdict(row) for row in RESULTS],
+        "distributions": DISTRIBUTIONS,
+    }
 
 
 def summary() -> str:

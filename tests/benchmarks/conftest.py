@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
 
 from . import _harness as h
+
+#: Where the results JSON goes: ``BENCH_RESULTS_JSON``, else pytest's base temp dir (set by ``bench``).
+RESULTS_PATH: list[Path] = []
 
 
 @dataclass
@@ -59,6 +64,9 @@ def bench(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bench]:
         pass
     h.CONTEXT.setdefault("machine", h.machine_description(b.r))
     h.CONTEXT.setdefault("load average at start", _loadavg())
+    RESULTS_PATH[:] = [
+        Path(os.environ.get("BENCH_RESULTS_JSON") or tmp_path_factory.getbasetemp() / "bench-results.json")
+    ]
     try:
         yield b
     finally:
@@ -79,3 +87,8 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     if h.RESULTS:
         h.CONTEXT["load average at end"] = _loadavg()
         terminalreporter.write_line(h.summary())
+        if RESULTS_PATH:  # the figures for tools/plot_benchmarks.py (docs/performance.md's plots)
+            RESULTS_PATH[0].write_text(json.dumps(h.results_json(), indent=1, default=str) + "\n")
+            terminalreporter.write_line(
+                f"results: {RESULTS_PATH[0]} (plots: python tools/plot_benchmarks.py {RESULTS_PATH[0]})"
+            )

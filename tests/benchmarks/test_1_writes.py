@@ -111,6 +111,7 @@ def test_single_add_user_post(bench: Any) -> None:
     row = h.Row(
         "1. add_user_post (single, 1 post/call)",
         "us/op",
+        key="write.add_user_post",
         ours=per_op["ours"],
         raw=per_op["raw"],
         naive=per_op["naive"],
@@ -195,6 +196,7 @@ def test_bulk_add_user_posts(bench: Any) -> None:
     row = h.Row(
         f"2. add_user_posts bulk {BULK_SIZE // 1000}k (Post objects)",
         "posts/s",
+        key="write.add_user_posts.objects",
         ours=rate["ours"],
         raw=rate["raw"],
         naive=rate["naive"],
@@ -212,6 +214,7 @@ def test_bulk_add_user_posts(bench: Any) -> None:
     row2 = h.Row(
         f"2b. add_user_posts bulk {BULK_SIZE // 1000}k (dicts)",
         "posts/s",
+        key="write.add_user_posts.dicts",
         ours=rate["ours_dicts"],
         raw=rate["raw"],
         naive=rate["naive"],

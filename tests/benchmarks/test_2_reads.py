@@ -59,6 +59,7 @@ def test_get_user_posts(bench: Any, size: int) -> None:
     row = h.Row(
         f"3. get_user_posts {size // 1000}k",
         "ms",
+        key=f"read.get_user_posts.{size // 1000}k",
         ours=ms["ours"],
         raw=ms["raw"],
         naive=ms["naive"],

@@ -113,6 +113,7 @@ def test_find_newest_100(bench: Any, total: int) -> None:
     row = h.Row(
         f"4. find newest {LIMIT} of 1 account, {label} total",
         "ms",
+        key=f"read.find.{label}",
         ours=ms["ours"],
         raw=ms["raw"],
         cpu_vs_raw=h.cpu_per_run(times["ours"]) / h.cpu_per_run(times["raw"]),

@@ -377,6 +377,7 @@ def test_async_add_user_post_32_coroutines(bench: Any) -> None:
     row = h.Row(
         f"5.2 {COROUTINES} coroutines await add_user_post",
         "posts/s",
+        key="async.add_user_post",
         ours=rate["async"],
         raw=rate["raw"],
         higher_is_better=True,

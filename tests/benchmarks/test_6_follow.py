@@ -210,11 +210,16 @@ def test_lag_sustained_and_burst(bench: Any) -> None:
     assert proc.returncode == 0, err[-2000:]
     assert h.index_num_docs(bench.r, "redis_client_om:post:index") == total + BURST + 1
     p50, p99 = _pct(sustained, 0.5), _pct(sustained, 0.99)
+    h.DISTRIBUTIONS["follower_lag_ms"] = {
+        "rate_per_s": RATE, "p50": p50 * 1000, "p99": p99 * 1000, "max": max(sustained) * 1000,
+        "samples": [round(x * 1000, 3) for x in sustained],
+    }
     load = f"load average {load0:.2f} at start, {os.getloadavg()[0]:.2f} at end"
     h.record(
         h.Row(
             f"6.1 follow: lag ZADD -> record, {RATE:,} writes/s for {SUSTAIN_S:g}s",
             "ms p99",
+            key="follow.lag",
             ours=p99 * 1000,
             target="p99 <= 1000 ms",
             met=p99 <= 1.0,

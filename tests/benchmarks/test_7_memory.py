@@ -245,6 +245,7 @@ def test_single_add_user_post(bench: Any) -> None:
     row = h.Row(
         "14.3c add_user_post, 1 post/call (vs MULTI{ZADD, JSON.SET} plain)",
         "us/op",
+        key="write.add_user_post.plain",
         ours=med["ours"],
         raw=med["raw"],
         cpu_vs_raw=cpu["ours"] / cpu["raw"],
@@ -350,6 +351,7 @@ def test_bulk_add_user_posts(bench: Any) -> None:
     row = h.Row(
         "14.3b add_user_posts, 100k (vs pipelined ZADD + JSON.SET plain)",
         "posts/s",
+        key="write.add_user_posts.plain",
         ours=med["ours"],
         raw=med["raw"],
         higher_is_better=True,
@@ -758,6 +760,7 @@ def test_memory_and_migration(total: int, tmp_path: Path) -> None:
     row = h.Row(
         f"14.1 records + index memory, {lab} (write path; e2e {med(e2e, 'bpp'):.0f})",
         "B/post",
+        key=f"memory.{lab}",
         ours=med(wp, "bpp"),
         raw=plain_bpp,
         target="<= plain (1.0x)",
@@ -775,6 +778,7 @@ def test_memory_and_migration(total: int, tmp_path: Path) -> None:
         h.Row(
             f"14.2 records + index memory, {lab}, full-text search off",
             "B/post",
+            key=f"memory.fts_off.{lab}",
             ours=med(off, "bpp"),
             raw=plain_bpp,
             target="report",
@@ -783,12 +787,14 @@ def test_memory_and_migration(total: int, tmp_path: Path) -> None:
     )
     record(
         h.Row(
-            f"14.4 legacy members only (posted_tweets zsets), {lab}", "B/post", ours=legacy, target="report"
+            f"14.4 legacy members only (posted_tweets zsets), {lab}", "B/post", ours=legacy, target="report",
+            key=f"memory.legacy.{lab}",
         )
     )
     row = h.Row(
         f"14.3a migration write path (write_records), {lab}",
         "posts/s",
+        key=f"write.records.{lab}",
         ours=med(wp),
         raw=med(raw),
         higher_is_better=True,
