@@ -20,10 +20,18 @@ log = logging.getLogger("redis_client.cli")
 
 
 def _server(args: argparse.Namespace) -> int:
-    from .embedded import serve_forever
+    from .serve import serve_forever
 
-    kept = "" if args.dir else "; temporary data, deleted on stop (--dir PATH keeps it)"
-    return serve_forever(args.port, args.dir, announce=lambda line: print(line + kept, flush=True))
+    lines: list[str] = []
+
+    def announce(line: str) -> None:
+        if not lines and not args.dir:
+            line += "; temporary data, deleted on stop (--dir PATH keeps it)"
+        lines.append(line)
+        print(line, flush=True)
+
+    return serve_forever(args.port, args.dir, announce, replicas=args.replicas,
+                         sentinels=args.sentinels, cluster=args.cluster)
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -44,6 +52,12 @@ def build_parser() -> Parser:
     server.add_argument("--port", type=cli_common.port, default=None, help="port (default: a free one)")
     server.add_argument("--dir", type=cli_common.data_dir, default=None,
                         help="data directory, kept (default: a temporary one, deleted on stop)")
+    server.add_argument("--sentinels", type=cli_common.positive_int, default=0, metavar="N",
+                        help="a master watched by N sentinels (with --replicas replicas)")
+    server.add_argument("--cluster", type=cli_common.positive_int, default=0, metavar="N",
+                        help="a Redis Cluster of N primaries (with --replicas replicas each)")
+    server.add_argument("--replicas", type=cli_common.positive_int, default=0, metavar="N",
+                        help="replicas of the master (--sentinels) or of each primary (--cluster)")
     server.set_defaults(func=_server)
 
     demo = command_parser(sub, "demo", help="run the README quickstart end to end")

@@ -27,7 +27,6 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from types import FrameType
 from typing import IO
 
 import redis
@@ -348,38 +347,3 @@ class EmbeddedRedis:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
-
-
-def serve_forever(
-    port: int | None, data_dir: str | None, announce: Callable[[str], None] = log.info
-) -> int:
-    """Run an embedded Redis with search + JSON until SIGTERM/SIGINT; return the exit code.
-
-    ``announce`` gets one line with the URL once the server answers. Must be called from the
-    main thread (it installs signal handlers).
-    """
-    stopping = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stopping.set()
-
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
-    server = EmbeddedRedis(port, data_dir)
-    try:
-        server.start()
-        client = redis.Redis.from_url(server.url, decode_responses=True)
-        version = client.info("server")["redis_version"]
-        client.close()
-        announce(
-            f"redis-client: embedded Redis {version} with search+JSON listening on "
-            f"{server.url} (data: {server.data_dir})"
-        )
-        while not stopping.wait(0.5):
-            if not server.running:
-                log.error("Embedded Redis exited unexpectedly:\n%s", server.log_tail())
-                return 1
-        return 0
-    finally:
-        server.stop()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)

@@ -39,6 +39,7 @@ class EmbeddedSentinel(EmbeddedRedis):
 
     def _command(self, server: str, module_paths: list[str]) -> list[str]:
         path = self.data_dir / "sentinel.conf"
+        self.data_dir.mkdir(parents=True, exist_ok=True)
         if not path.exists():  # a restart keeps what the sentinel learnt (it rewrites its file)
             path.write_text(f"port {self.port}\nbind {self.host}\ndir {self.data_dir}\n{self._config}")
         return [server, str(path), "--sentinel", "--port", str(self.port), "--logfile", ""]

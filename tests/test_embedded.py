@@ -192,7 +192,7 @@ def test_no_orphan_when_parent_is_killed(tmp_path: Path) -> None:
 
 SERVE = """
 import sys
-from redis_client.embedded import serve_forever
+from redis_client.serve import serve_forever
 sys.exit(serve_forever(None, sys.argv[1], announce=lambda line: print(line, flush=True)))
 """
 
