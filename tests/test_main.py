@@ -46,7 +46,8 @@ def test_import_never_connects(tmp_path: Path) -> None:
     port = listener.getsockname()[1]
     try:
         code = (
-            "import redis_client.main as m, redis_client.models, redis_client.ray_entrypoint, redis_client.aio\n"
+            "import redis_client.main as m, redis_client.models, redis_client.ray_entrypoint\n"
+            "import redis_client.aio\n"
             "from redis_client.models import Post\n"
             "db = m.get_redis_db()\n"
             "assert db is m.db and repr(db)\n"
