@@ -8,15 +8,13 @@ are shared; the drivers (with the connector's sync and asyncio clients) are the 
 from __future__ import annotations
 
 import asyncio
-import functools
-import hashlib
 import time
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from redis.exceptions import NoScriptError, ResponseError
 
-from . import indexes, scripts
+from . import indexes
 from .capabilities import probe
 from .connector import Connector
 from .protocol import (
@@ -61,15 +59,8 @@ def known_models(connector: Connector, require: bool) -> bool | None:
     return None if require else False
 
 
-@functools.cache
-def _sha(name: str) -> str:
-    """The SHA-1 the server knows a script by (what redis-py's ``Script.sha`` holds)."""
-    text: str = getattr(scripts, name)
-    return hashlib.sha1(text.encode()).hexdigest()
-
-
 def _evalsha_args(call: Script) -> tuple[Any, ...]:
-    return (_sha(call.name), len(call.keys), *call.keys, *call.args)
+    return (call.script.sha, len(call.keys), *call.keys, *call.args)
 
 
 def _scripts_to_rerun(calls: Sequence[Call | Script], results: list[Any]) -> list[int]:
@@ -105,7 +96,7 @@ class SyncDriver:
         if isinstance(request, Call):
             return getattr(c.client(request.text), request.name)(*request.args, **request.kwargs)
         if isinstance(request, Script):
-            return c.script(request.name)(keys=request.keys, args=request.args)
+            return c.script(request.script)(keys=request.keys, args=request.args)
         if isinstance(request, Pipeline):
             return self._pipeline(request)
         if isinstance(request, Models):
@@ -177,7 +168,7 @@ class AsyncDriver:
             return await getattr(client, request.name)(*request.args, **request.kwargs)
         if isinstance(request, Script):
             await c.async_client()
-            return await c.async_script(request.name)(keys=request.keys, args=request.args)
+            return await c.async_script(request.script)(keys=request.keys, args=request.args)
         if isinstance(request, Pipeline):
             return await self._pipeline(request)
         if isinstance(request, Models):

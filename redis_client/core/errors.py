@@ -33,6 +33,7 @@ __all__ = [
     "MigrationDefinitionError",
     "MigrationFailedError",
     "FollowerError",
+    "server_message",
 ]
 
 
@@ -128,3 +129,9 @@ class MigrationFailedError(MigrationError):
 
 class FollowerError(RedisClientError):
     """The follower (``redis-client sync``) cannot run against this server."""
+
+
+def server_message(error: Exception) -> str:
+    """The server's own error message: redis-py prefixes pipeline errors with the command and its
+    arguments (post texts, tokens), which must not reach logs or reports."""
+    return str(error).rsplit("caused error: ", 1)[-1]

@@ -14,7 +14,7 @@ import redis
 from redis_client.models.account import TwitterAccount
 from redis_client.models.post import Post
 
-from ..core import keys
+from ..core import keys, scripts
 from ..core.codec import decode_value, encode_value, json_reply
 from ..core.errors import InvalidArgumentError, InvalidArgumentTypeError, QueryValueError
 from ..core.protocol import Call, Models, Op, Script
@@ -62,7 +62,7 @@ def update_account_last_action_time(
     field = action_type if action_type in TwitterAccount.model_fields else None
     patch = {field: timestamp} if field else {"other_action_times": {action_type: timestamp}}
     record = keys.model_key(keys.ACCOUNT_PREFIX, username)
-    yield Script("SET_ACTION_TIME", [key, record], [json.dumps(timestamp), json.dumps(patch)])
+    yield Script(scripts.SET_ACTION_TIME, [key, record], [json.dumps(timestamp), json.dumps(patch)])
 
 
 def add_send_partnership(ctx: Context, username: str, partner_user_id: str) -> Op[None]:
@@ -101,7 +101,7 @@ def save_tweet_link(ctx: Context, function_name: str, tweet_id: str) -> Op[None]
     link = TWEET_LINK.format(tweet_id=tweet_id)
     token = keys.call_token(uuid.uuid4().hex)
     ttl = link_token_ttl(ctx.settings)
-    yield Script("SAVE_LINK", [keys.created_tweet(function_name), token], [link, ttl])
+    yield Script(scripts.SAVE_LINK, [keys.created_tweet(function_name), token], [link, ttl])
 
 
 def remove_account(ctx: Context, username: str) -> Op[int]:
@@ -117,7 +117,7 @@ def remove_account(ctx: Context, username: str) -> Op[int]:
         post_keys = yield from _post_record_keys(username)
     legacy = keys.legacy_account_keys(username, tuple(sorted(action_types)))
     plain = [*legacy, record]
-    deleted = yield Script("REMOVE_ACCOUNT", [*plain, *post_keys], [json.dumps(username), len(plain)])
+    deleted = yield Script(scripts.REMOVE_ACCOUNT, [*plain, *post_keys], [json.dumps(username), len(plain)])
     log.info("removed account (%d keys deleted)", deleted)
     return int(deleted)
 

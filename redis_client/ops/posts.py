@@ -13,8 +13,9 @@ import redis
 from redis_client.models.post import Post
 
 from .. import translate
-from ..core import keys, scripts
-from ..core.errors import WriteConflictError
+from ..core import keys
+from ..core.add_posts import add_posts_call
+from ..core.errors import WriteConflictError, server_message
 from ..core.protocol import Call, Models, Op, Pipeline, Script
 from .context import Context
 
@@ -61,23 +62,21 @@ def add_user_posts(ctx: Context, username: str, posts: Iterable[Any]) -> Op[int]
 def _batch_call(zkey: str, username: str, batch: list[Post], with_records: bool) -> Script:
     """One ``ADD_POSTS`` call: ZADD every member, and write or link every record."""
     suffix = translate.accounts_suffix([username])
-    entries: list[tuple[str | None, Any, Any, str]] = []
+    entries: list[tuple[Any, str, str]] = []
     for post in batch:
         member = translate.member_of(post)
-        if with_records:
-            record = keys.model_key(keys.POST_PREFIX, post.id)
-            entries.append((record, post.timestamp, member, translate.document_from_member(member, suffix)))
-        else:
-            entries.append((None, post.timestamp, member, ""))
-    return scripts.add_posts_call(zkey, json.dumps(username), True, entries)
+        document = translate.document_from_member(member, suffix) if with_records else ""
+        entries.append((post.timestamp, member, document))
+    records = [keys.model_key(keys.POST_PREFIX, post.id) for post in batch] if with_records else None
+    return add_posts_call(zkey, json.dumps(username), entries, records, zadd=True)
 
 
 def write_conflict(exc: redis.ResponseError) -> WriteConflictError | None:
     """The script's type check as a :class:`WriteConflictError` naming the key.
 
-    Only the server's own message is kept (see ``scripts.server_message``).
+    Only the server's own message is kept (see ``errors.server_message``).
     """
-    message = scripts.server_message(exc)
+    message = server_message(exc)
     if not message.startswith("WRONGTYPE "):
         return None
     return WriteConflictError(f"{message[len('WRONGTYPE '):]}: nothing was written")
