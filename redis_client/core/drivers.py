@@ -22,7 +22,6 @@ from .capabilities import probe
 from .connector import Connector
 from .protocol import (
     Call,
-    CurrentSettings,
     ForgetIndexes,
     Locked,
     Models,
@@ -138,8 +137,6 @@ class SyncDriver:
                     return self.run(body)
             case ForgetIndexes():
                 return c.forget_indexes()
-            case CurrentSettings():
-                return c.settings
         raise TypeError(f"unknown request {request!r}")
 
     @staticmethod
@@ -211,8 +208,6 @@ class AsyncDriver:
                     return await self.run(body)
             case ForgetIndexes():
                 return c.forget_indexes()
-            case CurrentSettings():
-                return c.settings
         raise TypeError(f"unknown request {request!r}")
 
     @staticmethod

@@ -80,12 +80,7 @@ class ForgetIndexes:
     """The indexes vanished (FLUSHALL, a server restarted empty): check them again on next use."""
 
 
-@dataclass(frozen=True, slots=True)
-class CurrentSettings:
-    """The settings of the connector the operation runs on."""
-
-
-Request: TypeAlias = Call | Script | Pipeline | Sleep | Locked | Models | ForgetIndexes | CurrentSettings
+Request: TypeAlias = Call | Script | Pipeline | Sleep | Locked | Models | ForgetIndexes
 
 
 def before_first_request(first: Op[Any], op: Op[T]) -> Op[T]:
