@@ -18,7 +18,8 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
-from redis_client.core import keys, scripts
+from redis_client.core import keys
+from redis_client.core.errors import server_message
 from redis_client.migrate.context import Context
 from redis_client.migrate.engine import KeyMigration
 from redis_client.migrate.report import StepStats
@@ -117,7 +118,7 @@ class PostKeys(KeyMigration):
         partial: tuple[bytes | None, int] = (None, 0)
         for (source, limit), raws in zip(group, pipe.execute(raise_on_error=False), strict=True):
             if isinstance(raws, Exception):  # its type changed since it was checked
-                self.report(source.zkey, f"cannot read the sorted set: {scripts.server_message(raws)}")
+                self.report(source.zkey, f"cannot read the sorted set: {server_message(raws)}")
                 self.finish_key(source.zkey)
                 continue
             self._add(source, raws)

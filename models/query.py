@@ -28,7 +28,7 @@ from redis_om.model.model import (
 from redis_om.search_reply import search_total
 
 from redis_client.core.errors import QueryValueError
-from redis_client.core.protocol import Call, CurrentSettings, ForgetIndexes, Models, Op
+from redis_client.core.protocol import Call, ForgetIndexes, Models, Op
 
 from . import binding
 
@@ -184,7 +184,7 @@ class SafeFindQuery(FindQuery):  # type: ignore[misc]
         empty, a dropped index), it is made again and the search runs once more."""
         yield Models(require=True)
         args = tuple(self.query_args())
-        if _FULL_TEXT in self.query and not (yield CurrentSettings()).full_text_search:
+        if _FULL_TEXT in self.query and not binding.connector().settings.full_text_search:
             raise QueryValueError(
                 "full-text search is off (REDIS_FULL_TEXT_SEARCH=false): the words of Post.text "
                 "are not indexed"

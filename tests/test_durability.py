@@ -9,7 +9,7 @@ import pytest
 import redis
 
 from redis_client.aio import AsyncRedisDB
-from redis_client.core import durability
+from redis_client.core import durability, scripts
 from redis_client.core.errors import ReplicationTimeoutError
 from redis_client.core.protocol import Call, Pipeline, Script
 from redis_client.core.settings import RedisSettings, load_settings
@@ -24,25 +24,35 @@ WAIT_1 = load_settings(wait_replicas=1, wait_timeout_ms=50)
         (Call("set", ("k", "v")), True),
         (Call("zadd", ("k", {"m": 1})), True),
         (Call("execute_command", ("JSON.SET", "k", "$", "{}")), True),
-        (Script("ADD_POSTS", ["k"], []), True),
+        (Script(scripts.ADD_POSTS, ["k"], []), True),
         (Call("get", ("k",)), False),
         (Call("zrange", ("k", 0, -1)), False),
         (Call("execute_command", ("JSON.GET", "k")), False),
         (Call("execute_command", ("FT.SEARCH", "idx", "*")), False),
-        (Script("FOLLOW_READ", ["k"], []), False),
+        (Script(scripts.FOLLOW_READ, ["k"], []), False),
         (Pipeline([Call("get", ("a",)), Call("set", ("b", 1))]), True),
         (Pipeline([Call("get", ("a",)), Call("exists", ("b",))]), False),
     ],
 )
 def test_which_requests_wait(request_: Any, waits: bool) -> None:
-    waited = durability.waited(request_, WAIT_1)
-    assert (waited is not None) is waits
-    if waited is not None:
-        assert waited.calls[-1] == Call("execute_command", ("WAIT", 1, 50))
+    wait = durability.wait_call(request_, WAIT_1)
+    assert (wait is not None) is waits
+    if wait is not None:
+        assert wait == Call("execute_command", ("WAIT", 1, 50))
 
 
 def test_nothing_waits_when_the_setting_is_zero() -> None:
-    assert durability.waited(Call("set", ("k", "v")), load_settings()) is None
+    assert durability.wait_call(Call("set", ("k", "v")), load_settings()) is None
+
+
+def test_a_write_resent_in_a_second_round_trip_counts_its_own_wait() -> None:
+    assert durability.least(2, 1) == 1
+    error = redis.ResponseError("NOREPLICAS")
+    assert durability.least(error, 1) is error and durability.least(1, error) is error
+
+
+def test_only_scripts_marked_no_writes_are_reads() -> None:
+    assert [s.name for s in scripts.ALL if not s.writes] == ["FOLLOW_READ"]
 
 
 def test_unwrap_keeps_the_write_s_own_error_and_result() -> None:

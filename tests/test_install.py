@@ -37,6 +37,13 @@ db.add_user_post(42)
 '''
 
 
+#: Every Lua script of ``redis_client.core.scripts`` (package data: the wheel must hold the files).
+SCRIPTS = [
+    "add_posts", "follow_drop_account", "follow_read", "follow_set_fingerprint", "follow_unlink_posts",
+    "remove_account", "save_link", "set_action_time", "upsert_account",
+]
+
+
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The package installed as a user installs it (a built wheel, not this source tree)."""
@@ -73,7 +80,9 @@ def test_a_type_checker_sees_the_types_of_db_post_and_redisdb(installed: Path, t
     assert f'agent.py:18: note: Revealed type is "{coroutine}"' in out, out
     assert 'agent.py:19: note: Revealed type is "float"' in out, out
     assert "agent.py:20: error: Incompatible types in assignment" in out, out
-    assert 'agent.py:21: error: Argument 1 has incompatible type "int"; expected "str"' in out, out
+    # The checker sees the method as written: it names it.
+    wrong_arg = 'Argument 1 to "add_user_post" of "RedisDB" has incompatible type "int"; expected "str"'
+    assert f"agent.py:21: error: {wrong_arg}" in out, out
     assert "agent.py:9" not in out and "agent.py:13" not in out, out  # the well-typed agents pass
     assert "py.typed" not in out and "missing library stubs" not in out, out
 
@@ -110,6 +119,9 @@ def test_only_redis_client_is_installed(installed: Path) -> None:
     assert top_level == {"redis_client"}
     assert (installed / "redis_client" / "models" / "post.py").is_file()
     assert (installed / "redis_client" / "migrations" / "0002_posts.py").is_file()
+    scripts = installed / "redis_client" / "core" / "scripts"
+    assert sorted(p.stem for p in scripts.glob("*.lua")) == sorted(SCRIPTS)
+
 
 
 def test_an_app_with_its_own_models_and_migrations_imports_both(installed: Path, tmp_path: Path) -> None:

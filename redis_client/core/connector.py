@@ -20,8 +20,9 @@ from typing import TYPE_CHECKING, Any
 import redis
 import redis.asyncio
 
-from . import pools, readiness, scripts
+from . import pools, readiness
 from .capabilities import Capabilities
+from .scripts import LuaScript
 from .settings import RedisSettings, load_settings
 
 if TYPE_CHECKING:
@@ -37,7 +38,7 @@ class LoopState:
     """The asyncio clients of one event loop."""
 
     clients: dict[bool, AsyncRedis[Any]] = field(default_factory=dict)
-    scripts: dict[str, AsyncScript] = field(default_factory=dict)
+    scripts: dict[LuaScript, AsyncScript] = field(default_factory=dict)
     ready: bool = False
     #: Serialises the startup wait within the loop.
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -58,7 +59,7 @@ class Connector:
     def _reset(self) -> None:
         self._pid = os.getpid()
         self._clients: dict[bool, redis.Redis[Any]] = {}
-        self._scripts: dict[str, SyncScript] = {}
+        self._scripts: dict[LuaScript, SyncScript] = {}
         self._loops: dict[asyncio.AbstractEventLoop, LoopState] = {}
         self.capabilities: Capabilities | None = None
         self.indexes_ready = False
@@ -109,11 +110,11 @@ class Connector:
                 found = self._clients[text] = redis.Redis(connection_pool=pool)
             return found
 
-    def script(self, name: str) -> SyncScript:
-        """A script of ``redis_client.core.scripts`` on the bytes client."""
-        found = self._scripts.get(name)
+    def script(self, script: LuaScript) -> SyncScript:
+        """A script of ``redis_client.core.scripts`` as redis-py's ``Script``, on the bytes client."""
+        found = self._scripts.get(script)
         if found is None:
-            found = self._scripts[name] = self.client().register_script(getattr(scripts, name))
+            found = self._scripts[script] = self.client().register_script(script.text)
         return found
 
     # --- asyncio ---
@@ -152,13 +153,13 @@ class Connector:
                     state.ready = True
         return self._async_client(state, text)
 
-    def async_script(self, name: str) -> AsyncScript:
-        """A script of ``redis_client.core.scripts`` on the running loop's bytes client."""
+    def async_script(self, script: LuaScript) -> AsyncScript:
+        """A script of ``redis_client.core.scripts`` as redis-py's ``AsyncScript``, on the running
+        loop's bytes client."""
         state = self.loop_state()
-        found = state.scripts.get(name)
+        found = state.scripts.get(script)
         if found is None:
-            script = self._async_client(state, False).register_script(getattr(scripts, name))
-            found = state.scripts[name] = script
+            found = state.scripts[script] = self._async_client(state, False).register_script(script.text)
         return found
 
     def in_flight(self) -> asyncio.Semaphore:

@@ -1,27 +1,27 @@
 """The two drivers that perform an operation's requests: redis-py sync, and redis-py asyncio.
 
 Each feeds an operation the result of every request it yields (or raises the request's error at
-the ``yield``) and returns what the operation returns. Operations, keys, scripts and validation
-are shared; the drivers (with the connector's sync and asyncio clients) are the I/O.
+the ``yield``) and returns what the operation returns. What goes to the server is decided once,
+for both: :func:`invoke` is the one place a ``Call`` or a ``Script`` becomes a redis-py call (on
+a client, or queued on a pipeline), and :func:`pipelined` is what a ``Pipeline`` request sends,
+round trip by round trip (a second one for the scripts a restarted server no longer knows). The
+drivers add only the I/O: blocking, or awaited.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
-import hashlib
 import time
-from collections.abc import Sequence
-from typing import Any, TypeVar
+from collections.abc import Generator, Sequence
+from typing import Any, TypeAlias, TypeVar
 
 from redis.exceptions import NoScriptError, ResponseError
 
-from . import durability, indexes, scripts
+from . import durability, indexes
 from .capabilities import probe
 from .connector import Connector
 from .protocol import (
     Call,
-    CurrentSettings,
     ForgetIndexes,
     Locked,
     Models,
@@ -33,6 +33,47 @@ from .protocol import (
 )
 
 T = TypeVar("T")
+
+#: One round trip of a pipeline: each call, and whether to send a script's text (EVAL).
+Batch: TypeAlias = list[tuple[Call | Script, bool]]
+
+
+def invoke(target: Any, call: Call | Script, load: bool = False) -> Any:
+    """``call`` on a redis-py client (its reply; an awaitable of it on an asyncio client) or
+    pipeline (queued). A script goes by EVALSHA; with ``load``, by EVAL of its text, which the
+    server then keeps."""
+    match call:
+        case Script(script=script, keys=keys, args=args):
+            if load:
+                return target.execute_command("EVAL", script.text, len(keys), *keys, *args)
+            return target.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
+        case Call(name=name, args=args, kwargs=kwargs):
+            return getattr(target, name)(*args, **kwargs)
+    raise TypeError(f"not a command: {call!r}")
+
+
+def pipelined(
+    calls: Sequence[Call | Script], wait: Call | None = None
+) -> Generator[Batch, list[Any], list[Any]]:
+    """The replies of ``calls`` sent in one pipeline: yields each round trip's batch, receives
+    its replies (errors as values). Scripts the server did not know (NOSCRIPT: it restarted, or
+    its script cache was flushed) are sent again with their text, in a second round trip.
+    ``wait`` (``REDIS_WAIT_REPLICAS``) ends every round trip; its reply comes last."""
+    tail: Batch = [(wait, False)] if wait is not None else []
+    replies = list((yield [(call, False) for call in calls] + tail))
+    acknowledged = replies.pop() if wait is not None else None
+    unknown = [
+        i
+        for i, (call, reply) in enumerate(zip(calls, replies, strict=True))
+        if isinstance(call, Script) and isinstance(reply, NoScriptError)
+    ]
+    if unknown:
+        again = list((yield [(calls[i], True) for i in unknown] + tail))
+        if wait is not None:
+            acknowledged = durability.least(acknowledged, again.pop())
+        for i, reply in zip(unknown, again, strict=True):
+            replies[i] = reply
+    return replies if wait is None else [*replies, acknowledged]
 
 
 def models_ready(connector: Connector, require: bool) -> Op[bool]:
@@ -61,31 +102,11 @@ def known_models(connector: Connector, require: bool) -> bool | None:
     return None if require else False
 
 
-@functools.cache
-def _sha(name: str) -> str:
-    """The SHA-1 the server knows a script by (what redis-py's ``Script.sha`` holds)."""
-    text: str = getattr(scripts, name)
-    return hashlib.sha1(text.encode()).hexdigest()
-
-
-def _evalsha_args(call: Script) -> tuple[Any, ...]:
-    return (_sha(call.name), len(call.keys), *call.keys, *call.args)
-
-
-def _scripts_to_rerun(calls: Sequence[Call | Script], results: list[Any]) -> list[int]:
-    """Script calls a pipeline sent by EVALSHA that found the script cache empty (a restart)."""
-    return [
-        i
-        for i, (call, result) in enumerate(zip(calls, results, strict=True))
-        if isinstance(call, Script) and isinstance(result, NoScriptError)
-    ]
-
-
 class SyncDriver:
     """Performs requests with redis-py's sync client (blocking; thread-safe).
 
-    ``waits``: writes wait for ``REDIS_WAIT_REPLICAS`` (off for the index upkeep, which is
-    not a write any caller is told about).
+    ``waits``: writes wait for ``REDIS_WAIT_REPLICAS`` replicas (off for the index upkeep, which
+    is no write any caller is told about).
     """
 
     def __init__(self, connector: Connector, waits: bool = True) -> None:
@@ -107,82 +128,61 @@ class SyncDriver:
 
     def perform(self, request: Request) -> Any:
         c = self.connector
-        if self.waits and c.settings.wait_replicas and (waited := durability.waited(request, c.settings)):
-            return durability.unwrap(request, self._waited(waited), c.settings)
-        if isinstance(request, Call):
-            return getattr(c.client(request.text), request.name)(*request.args, **request.kwargs)
-        if isinstance(request, Script):
-            return c.script(request.name)(keys=request.keys, args=request.args)
-        if isinstance(request, Pipeline):
-            return self._pipeline(request)
-        if isinstance(request, Models):
-            known = known_models(c, request.require)
-            if known is not None:
-                return known
-            with c.models_lock:
-                return SyncDriver(c, waits=False).run(models_ready(c, request.require))
-        if isinstance(request, Sleep):
-            time.sleep(request.seconds)
-            return None
-        if isinstance(request, Locked):
-            lock = c.client(True).lock(
-                request.name, timeout=request.timeout, blocking_timeout=request.blocking_timeout
-            )
-            with lock:
-                return self.run(request.body)
-        if isinstance(request, ForgetIndexes):
-            return c.forget_indexes()
-        if isinstance(request, CurrentSettings):
-            return c.settings
+        if self.waits and (wait := durability.wait_call(request, c.settings)) is not None:
+            assert isinstance(request, (Call, Script, Pipeline))
+            return durability.unwrap(request, self._pipeline(durability.calls_of(request), wait), c.settings)
+        match request:
+            case Script():
+                return self._send(c.client(), request)
+            case Call(text=text):
+                return self._send(c.client(text), request)
+            case Pipeline(calls=calls):
+                return self._pipeline(calls)
+            case Models(require=require):
+                known = known_models(c, require)
+                if known is not None:
+                    return known
+                with c.models_lock:
+                    return SyncDriver(c, waits=False).run(models_ready(c, require))
+            case Sleep(seconds=seconds):
+                time.sleep(seconds)
+                return None
+            case Locked(name=name, timeout=timeout, blocking_timeout=blocking, body=body):
+                with c.client(True).lock(name, timeout=timeout, blocking_timeout=blocking):
+                    return self.run(body)
+            case ForgetIndexes():
+                return c.forget_indexes()
         raise TypeError(f"unknown request {request!r}")
 
-    def _pipeline(self, request: Pipeline) -> list[Any]:
-        if len(request.calls) == 1:  # one call: the same entry, without a pipeline's bookkeeping
+    @staticmethod
+    def _send(client: Any, call: Call | Script) -> Any:
+        try:
+            return invoke(client, call)
+        except NoScriptError:  # the server restarted since it last ran the script
+            return invoke(client, call, load=True)
+
+    def _pipeline(self, calls: Sequence[Call | Script], wait: Call | None = None) -> list[Any]:
+        client = self.connector.client()
+        if len(calls) == 1 and wait is None:  # the same entry, without a pipeline's bookkeeping
             try:
-                return [self.perform(request.calls[0])]
+                return [self._send(client, calls[0])]
             except ResponseError as exc:
                 return [exc]
-        c = self.connector
-        pipe = c.client().pipeline(transaction=False)
-        for call in request.calls:
-            if isinstance(call, Call):
-                getattr(pipe, call.name)(*call.args, **call.kwargs)
-            else:
-                pipe.evalsha(*_evalsha_args(call))
-        results = list(pipe.execute(raise_on_error=False))
-        for i in _scripts_to_rerun(request.calls, results):
+        trips = pipelined(calls, wait)
+        batch = next(trips)
+        while True:
+            pipe = client.pipeline(transaction=False)
+            for call, load in batch:
+                invoke(pipe, call, load)
             try:
-                results[i] = self.perform(request.calls[i])  # redis-py's Script loads it
-            except ResponseError as exc:
-                results[i] = exc
-        return results
-
-
-    def _waited(self, request: Pipeline) -> list[Any]:
-        """A write and its WAIT on one connection; a script the server lost (a restart) is
-        loaded and the whole round trip sent again, so WAIT covers the write."""
-        pipe = self._build(self.connector.client().pipeline(transaction=False), request)
-        results = list(pipe.execute(raise_on_error=False))
-        if _scripts_to_rerun(request.calls, results):
-            for call in request.calls:
-                if isinstance(call, Script):
-                    self.connector.client().execute_command("SCRIPT", "LOAD", getattr(scripts, call.name))
-            results = list(self._build(self.connector.client().pipeline(transaction=False), request)
-                           .execute(raise_on_error=False))
-        return results
-
-    @staticmethod
-    def _build(pipe: Any, request: Pipeline) -> Any:
-        for call in request.calls:
-            if isinstance(call, Call):
-                getattr(pipe, call.name)(*call.args, **call.kwargs)
-            else:
-                pipe.evalsha(*_evalsha_args(call))
-        return pipe
+                batch = trips.send(pipe.execute(raise_on_error=False))
+            except StopIteration as stop:
+                return stop.value  # type: ignore[no-any-return]
 
 
 class AsyncDriver:
-    """Performs requests with redis-py's asyncio client of the running event loop."""
+    """Performs requests with redis-py's asyncio client of the running event loop (``waits``: as
+    :class:`SyncDriver`'s)."""
 
     def __init__(self, connector: Connector, waits: bool = True) -> None:
         self.connector = connector
@@ -203,72 +203,58 @@ class AsyncDriver:
 
     async def perform(self, request: Request) -> Any:
         c = self.connector
-        if self.waits and c.settings.wait_replicas and (waited := durability.waited(request, c.settings)):
-            return durability.unwrap(request, await self._waited(waited), c.settings)
-        if isinstance(request, Call):
-            client = await c.async_client(request.text)
-            return await getattr(client, request.name)(*request.args, **request.kwargs)
-        if isinstance(request, Script):
-            await c.async_client()
-            return await c.async_script(request.name)(keys=request.keys, args=request.args)
-        if isinstance(request, Pipeline):
-            return await self._pipeline(request)
-        if isinstance(request, Models):
-            known = known_models(c, request.require)
-            if known is not None:
-                return known
-            async with c.loop_state().models_lock:
-                return await AsyncDriver(c, waits=False).run(models_ready(c, request.require))
-        if isinstance(request, Sleep):
-            await asyncio.sleep(request.seconds)
-            return None
-        if isinstance(request, Locked):
-            client = await c.async_client(True)
-            lock = client.lock(
-                request.name, timeout=request.timeout, blocking_timeout=request.blocking_timeout
-            )
-            async with lock:
-                return await self.run(request.body)
-        if isinstance(request, ForgetIndexes):
-            return c.forget_indexes()
-        if isinstance(request, CurrentSettings):
-            return c.settings
+        if self.waits and (wait := durability.wait_call(request, c.settings)) is not None:
+            assert isinstance(request, (Call, Script, Pipeline))
+            replies = await self._pipeline(durability.calls_of(request), wait)
+            return durability.unwrap(request, replies, c.settings)
+        match request:
+            case Script():
+                return await self._send(await c.async_client(), request)
+            case Call(text=text):
+                return await self._send(await c.async_client(text), request)
+            case Pipeline(calls=calls):
+                return await self._pipeline(calls)
+            case Models(require=require):
+                known = known_models(c, require)
+                if known is not None:
+                    return known
+                async with c.loop_state().models_lock:
+                    return await AsyncDriver(c, waits=False).run(models_ready(c, require))
+            case Sleep(seconds=seconds):
+                await asyncio.sleep(seconds)
+                return None
+            case Locked(name=name, timeout=timeout, blocking_timeout=blocking, body=body):
+                client = await c.async_client(True)
+                async with client.lock(name, timeout=timeout, blocking_timeout=blocking):
+                    return await self.run(body)
+            case ForgetIndexes():
+                return c.forget_indexes()
         raise TypeError(f"unknown request {request!r}")
 
-    async def _pipeline(self, request: Pipeline) -> list[Any]:
-        if len(request.calls) == 1:  # one call: the same entry, without a pipeline's bookkeeping
+    @staticmethod
+    async def _send(client: Any, call: Call | Script) -> Any:
+        try:
+            return await invoke(client, call)
+        except NoScriptError:  # the server restarted since it last ran the script
+            return await invoke(client, call, load=True)
+
+    async def _pipeline(self, calls: Sequence[Call | Script], wait: Call | None = None) -> list[Any]:
+        client = await self.connector.async_client()
+        if len(calls) == 1 and wait is None:  # the same entry, without a pipeline's bookkeeping
             try:
-                return [await self.perform(request.calls[0])]
+                return [await self._send(client, calls[0])]
             except ResponseError as exc:
                 return [exc]
-        c = self.connector
-        pipe = (await c.async_client()).pipeline(transaction=False)
-        for call in request.calls:
-            if isinstance(call, Call):
-                getattr(pipe, call.name)(*call.args, **call.kwargs)
-            else:
-                pipe.evalsha(*_evalsha_args(call))
-        results = list(await pipe.execute(raise_on_error=False))
-        for i in _scripts_to_rerun(request.calls, results):
+        trips = pipelined(calls, wait)
+        batch = next(trips)
+        while True:
+            pipe = client.pipeline(transaction=False)
+            for call, load in batch:
+                invoke(pipe, call, load)
             try:
-                results[i] = await self.perform(request.calls[i])  # redis-py's Script loads it
-            except ResponseError as exc:
-                results[i] = exc
-        return results
-
-
-    async def _waited(self, request: Pipeline) -> list[Any]:
-        """:meth:`SyncDriver._waited` for asyncio."""
-        client = await self.connector.async_client()
-        results = list(await SyncDriver._build(client.pipeline(transaction=False), request)
-                       .execute(raise_on_error=False))
-        if _scripts_to_rerun(request.calls, results):
-            for call in request.calls:
-                if isinstance(call, Script):
-                    await client.execute_command("SCRIPT", "LOAD", getattr(scripts, call.name))  # type: ignore[no-untyped-call]
-            results = list(await SyncDriver._build(client.pipeline(transaction=False), request)
-                           .execute(raise_on_error=False))
-        return results
+                batch = trips.send(await pipe.execute(raise_on_error=False))
+            except StopIteration as stop:
+                return stop.value  # type: ignore[no-any-return]
 
 
 async def arun(connector: Connector, op: Op[T]) -> T:

@@ -10,6 +10,7 @@ repeated safely). Reads are sent as they are.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from .errors import ReplicationTimeoutError
@@ -26,33 +27,42 @@ READS = frozenset(
         "FT.SEARCH", "FT.AGGREGATE", "FT.INFO", "FT._LIST", "TYPE", "SMISMEMBER",
     }
 )
-#: Scripts that only read.
-READ_SCRIPTS = frozenset({"FOLLOW_READ"})
 
 
 def writes(call: Call | Script) -> bool:
     if isinstance(call, Script):
-        return call.name not in READ_SCRIPTS
+        return call.script.writes
     name = str(call.args[0]) if call.name == "execute_command" and call.args else call.name
     return name not in READS and name.upper() not in READS
 
 
-def waited(request: Request, settings: RedisSettings) -> Pipeline | None:
-    """``request`` followed by ``WAIT`` in one round trip, or None when it needs no wait."""
-    if settings.wait_replicas <= 0:
+def calls_of(request: Call | Script | Pipeline) -> Sequence[Call | Script]:
+    return request.calls if isinstance(request, Pipeline) else [request]
+
+
+def wait_call(request: Request, settings: RedisSettings) -> Call | None:
+    """The ``WAIT`` to send after ``request`` in its round trip, or None when it needs none."""
+    if settings.wait_replicas <= 0 or not isinstance(request, (Call, Script, Pipeline)):
         return None
-    wait = Call("execute_command", ("WAIT", settings.wait_replicas, settings.wait_timeout_ms))
-    if isinstance(request, (Call, Script)) and writes(request):
-        return Pipeline([request, wait])
-    if isinstance(request, Pipeline) and any(writes(c) for c in request.calls):
-        return Pipeline([*request.calls, wait])
-    return None
+    if not any(writes(call) for call in calls_of(request)):
+        return None
+    return Call("execute_command", ("WAIT", settings.wait_replicas, settings.wait_timeout_ms))
 
 
-def unwrap(request: Request, results: list[Any], settings: RedisSettings) -> Any:
-    """The result ``request`` would have had, from its waited pipeline's results; raises the
-    write's own error first, then :class:`ReplicationTimeoutError` when too few replicas have it."""
-    *own, acknowledged = results
+def least(first: Any, second: Any) -> Any:
+    """The smaller of two ``WAIT`` replies (an error wins): a write re-sent in a second round trip
+    (its script was unknown to the server) is covered by that round trip's own ``WAIT``."""
+    if isinstance(first, Exception):
+        return first
+    if isinstance(second, Exception):
+        return second
+    return min(int(first), int(second))
+
+
+def unwrap(request: Call | Script | Pipeline, replies: list[Any], settings: RedisSettings) -> Any:
+    """The result ``request`` would have had, from the replies of its calls and their ``WAIT``;
+    raises the write's own error first, then :class:`ReplicationTimeoutError`."""
+    *own, acknowledged = replies
     if not isinstance(request, Pipeline) and isinstance(own[0], Exception):
         raise own[0]
     if isinstance(acknowledged, Exception):

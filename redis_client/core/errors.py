@@ -34,6 +34,7 @@ __all__ = [
     "MigrationFailedError",
     "FollowerError",
     "FollowerStoppedError",
+    "server_message",
 ]
 
 
@@ -138,3 +139,9 @@ class FollowerError(RedisClientError):
 
 class FollowerStoppedError(FollowerError, RuntimeError):
     """A ``Follower`` was used after it was stopped; make a new one to follow or reconcile again."""
+
+
+def server_message(error: Exception) -> str:
+    """The server's own error message: redis-py prefixes pipeline errors with the command and its
+    arguments (post texts, tokens), which must not reach logs or reports."""
+    return str(error).rsplit("caused error: ", 1)[-1]

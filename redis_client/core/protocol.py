@@ -13,6 +13,8 @@ from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias, TypeVar
 
+from .scripts import LuaScript
+
 T = TypeVar("T")
 
 #: A generator of requests that returns a ``T``.
@@ -32,9 +34,9 @@ class Call:
 
 @dataclass(frozen=True, slots=True)
 class Script:
-    """One of ``redis_client.core.scripts``' Lua scripts, by name (EVALSHA; loaded on NOSCRIPT)."""
+    """A call of one of ``redis_client.core.scripts``' Lua scripts (EVALSHA; its text on NOSCRIPT)."""
 
-    name: str
+    script: LuaScript
     keys: Sequence[Any]
     args: Sequence[Any]
 
@@ -78,12 +80,7 @@ class ForgetIndexes:
     """The indexes vanished (FLUSHALL, a server restarted empty): check them again on next use."""
 
 
-@dataclass(frozen=True, slots=True)
-class CurrentSettings:
-    """The settings of the connector the operation runs on."""
-
-
-Request: TypeAlias = Call | Script | Pipeline | Sleep | Locked | Models | ForgetIndexes | CurrentSettings
+Request: TypeAlias = Call | Script | Pipeline | Sleep | Locked | Models | ForgetIndexes
 
 
 def before_first_request(first: Op[Any], op: Op[T]) -> Op[T]:

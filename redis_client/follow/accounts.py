@@ -19,7 +19,7 @@ import redis
 from ..core import keys, scripts
 from ..core.connector import Connector
 from ..core.drivers import SyncDriver
-from ..core.errors import InvalidUsernameError
+from ..core.errors import InvalidUsernameError, server_message
 from ..core.protocol import Call, Pipeline, Script
 from ..core.scan import pages
 from ..records.accounts import CREATED, UPDATED, read_accounts, upsert
@@ -61,7 +61,7 @@ class AccountSync:
             calls = [_drop_call(u) for u, k in zip(usernames, data_keys, strict=True) if k in gone]
             for reply in self.driver.perform(Pipeline(calls)):
                 if isinstance(reply, redis.ResponseError):
-                    log.warning("cannot remove an account record: %s", scripts.server_message(reply))
+                    log.warning("cannot remove an account record: %s", server_message(reply))
                     counts.failed += 1
                 else:
                     counts.accounts_removed += int(reply)
@@ -97,4 +97,4 @@ class AccountSync:
 
 def _drop_call(username: str) -> Script:
     record = keys.model_key(keys.ACCOUNT_PREFIX, username)
-    return Script("FOLLOW_DROP_ACCOUNT", [keys.twitter_data(username), record], [])
+    return Script(scripts.FOLLOW_DROP_ACCOUNT, [keys.twitter_data(username), record], [])

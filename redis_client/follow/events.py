@@ -29,7 +29,8 @@ from typing import Any
 
 import redis
 
-from ..core import codec, keys, scripts
+from ..core import codec, keys
+from ..core.errors import server_message
 from .pending import Pending
 from .stats import FollowStats
 
@@ -82,7 +83,7 @@ def enable_notifications(client: redis.Redis[Any], configure: bool) -> Setup:
     try:
         reply = client.config_get("notify-keyspace-events")
     except redis.ResponseError as exc:
-        return Setup(False, problem=f"CONFIG GET refused ({scripts.server_message(exc)})")
+        return Setup(False, problem=f"CONFIG GET refused ({server_message(exc)})")
     current = codec.text(next(iter(reply.values()), "")) if isinstance(reply, dict) else ""
     missing = missing_flags(current)
     if not missing:
@@ -92,7 +93,7 @@ def enable_notifications(client: redis.Redis[Any], configure: bool) -> Setup:
     try:
         client.config_set("notify-keyspace-events", current + missing)
     except redis.ResponseError as exc:
-        return Setup(False, problem=f"CONFIG SET refused ({scripts.server_message(exc)})")
+        return Setup(False, problem=f"CONFIG SET refused ({server_message(exc)})")
     log.info("keyspace notifications turned on: notify-keyspace-events '%s' + '%s'", current, missing)
     return Setup(True)
 
@@ -151,7 +152,7 @@ class Listener(threading.Thread):
                     self.stop.wait(0.5)
                     continue
                 except redis.ResponseError as exc:
-                    self.refused = scripts.server_message(exc)
+                    self.refused = server_message(exc)
                     log.warning("notifications: subscription refused (%s)", self.refused)
                     self.on_subscribed()  # the follower sees the refusal and polls instead
                     return
@@ -160,7 +161,7 @@ class Listener(threading.Thread):
                 failing = False
                 self._handle(message)
         except redis.ResponseError as exc:
-            self.refused = scripts.server_message(exc)
+            self.refused = server_message(exc)
             self.on_subscribed()
         except Exception:  # noqa: BLE001 - never die silently: the follower falls back to polling
             log.exception("notifications: listener failed")

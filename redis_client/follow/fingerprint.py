@@ -19,7 +19,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from ..core import codec, keys
+from ..core import codec, keys, scripts
 from ..core.protocol import Script
 
 
@@ -62,7 +62,7 @@ class SetRead:
 def read_call(zkey: bytes, since: str | None = None, limit: int = 0) -> Script:
     """``FOLLOW_READ`` of one key: its fingerprint, and with ``since`` the members with a score
     of at least ``since`` (``'-inf'``: all), at most ``limit`` of them."""
-    return Script("FOLLOW_READ", [zkey], ["" if since is None else since, limit])
+    return Script(scripts.FOLLOW_READ, [zkey], ["" if since is None else since, limit])
 
 
 def parse_read(reply: list[Any]) -> SetRead:
@@ -76,7 +76,7 @@ def parse_read(reply: list[Any]) -> SetRead:
 def store_call(zkey: bytes, expected: bytes | None, new: Fingerprint | None) -> Script:
     """Compare-and-set of ``zkey``'s stored fingerprint (``new`` None: forget the key)."""
     return Script(
-        "FOLLOW_SET_FINGERPRINT",
+        scripts.FOLLOW_SET_FINGERPRINT,
         [keys.FOLLOW_FINGERPRINTS],
         [zkey, expected if expected is not None else b"", new.dumps() if new is not None else ""],
     )

@@ -25,7 +25,7 @@ from redis_client import models  # noqa: F401 - registers the model indexes that
 from ..core import keys, scripts
 from ..core.connector import Connector
 from ..core.drivers import SyncDriver
-from ..core.errors import FollowerStoppedError, ServerUnavailableError
+from ..core.errors import FollowerStoppedError, ServerUnavailableError, server_message
 from ..core.settings import RedisSettings
 from . import events, linked, passes
 from .accounts import AccountSync
@@ -44,8 +44,8 @@ OUTAGE: tuple[type[Exception], ...] = (redis.ConnectionError, redis.TimeoutError
 #: Times one ``reconcile()`` reads a key before calling it not in step (it keeps changing).
 ONCE_RETRIES = 6
 #: The scripts the batches run, loaded when the follower connects.
-PRELOADED = ("ADD_POSTS", "UPSERT_ACCOUNT", "FOLLOW_READ", "FOLLOW_UNLINK_POSTS", "FOLLOW_DROP_ACCOUNT",
-             "FOLLOW_SET_FINGERPRINT")
+PRELOADED = (scripts.ADD_POSTS, scripts.UPSERT_ACCOUNT, scripts.FOLLOW_READ, scripts.FOLLOW_UNLINK_POSTS,
+             scripts.FOLLOW_DROP_ACCOUNT, scripts.FOLLOW_SET_FINGERPRINT)
 
 
 class _Stopped(Exception):
@@ -135,7 +135,7 @@ class Follower:
                     errors += 1
                     delay = min(30.0, 2.0 ** min(errors, 5))
                     log.error("follow: %s: %s; again in %.0fs", type(exc).__name__,
-                              scripts.server_message(exc), delay)
+                              server_message(exc), delay)
                     stop.wait(delay)
                 else:
                     errors = 0
@@ -208,8 +208,8 @@ class Follower:
     def _prepare(self, after_outage: bool = False) -> None:
         """Connect, require the JSON and search modules, wait for the index to be complete."""
         linked.ensure_index(self.driver, forget=after_outage)  # the server may have restarted empty
-        for name in PRELOADED:  # one SCRIPT LOAD each, not a NOSCRIPT per call of the first batch
-            self.client.execute_command("SCRIPT", "LOAD", getattr(scripts, name))
+        for script in PRELOADED:  # one SCRIPT LOAD each, not a NOSCRIPT per call of the first batch
+            self.client.execute_command("SCRIPT", "LOAD", script.text)
         if self._runner is None:
             self._accounts = AccountSync(self.connector, self.reporter)
             self._runner = BatchRunner(

@@ -36,6 +36,7 @@ import redis
 from ..core import keys, scripts
 from ..core.connector import Connector
 from ..core.drivers import SyncDriver
+from ..core.errors import server_message
 from ..core.protocol import Call, Pipeline, Script
 from ..records import members
 from ..records.bad import key_name
@@ -163,7 +164,7 @@ class PostSync:
 
     def _take_read(self, plan: _Plan, reply: Any) -> None:
         if isinstance(reply, redis.ResponseError):
-            log.warning("cannot read %s: %s", key_name(plan.entry.zkey), scripts.server_message(reply))
+            log.warning("cannot read %s: %s", key_name(plan.entry.zkey), server_message(reply))
             plan.retry = True
             return
         read: SetRead = parse_read(reply)
@@ -217,7 +218,7 @@ class PostSync:
                 if int(cursor) == 0:
                     break
         except redis.ResponseError as exc:  # its type changed meanwhile
-            log.warning("cannot scan %s: %s", key_name(plan.entry.zkey), scripts.server_message(exc))
+            log.warning("cannot scan %s: %s", key_name(plan.entry.zkey), server_message(exc))
             plan.retry = True
             return
         plan.raws, plan.complete = list(dict.fromkeys(raws)), True
@@ -316,14 +317,15 @@ class PostSync:
             for chunk in _chunks(plan.to_unlink, UNLINK_CHUNK):
                 record_keys = [_record_key(i) for i in chunk]
                 args = [json.dumps(plan.username), *guard, *chunk]
-                calls.append((plan, Script("FOLLOW_UNLINK_POSTS", [plan.entry.zkey, *record_keys], args)))
+                call = Script(scripts.FOLLOW_UNLINK_POSTS, [plan.entry.zkey, *record_keys], args)
+                calls.append((plan, call))
         if not calls:
             return
         replies = self.driver.perform(Pipeline([call for _, call in calls]))
         for (plan, _), reply in zip(calls, replies, strict=True):
             if isinstance(reply, redis.ResponseError):
                 log.warning("cannot update records of %s: %s", key_name(plan.entry.zkey),
-                            scripts.server_message(reply))
+                            server_message(reply))
                 counts.failed += 1
                 continue
             if int(reply[0]) < 0:
@@ -355,7 +357,7 @@ def _holds(raws: list[bytes], sha: str) -> bool:
 
 def _index_gone(error: redis.ResponseError) -> bool:
     """Whether a query failed because the posts index does not exist (else the error is logged)."""
-    message = scripts.server_message(error)
+    message = server_message(error)
     if "no such index" in message.lower() or "unknown index" in message.lower():
         return True
     log.warning("cannot query the posts index: %s", message)

@@ -23,10 +23,10 @@ from typing import Any
 
 import redis
 
-from ..core import capabilities, scripts
+from ..core import capabilities
 from ..core.connector import Connector
 from ..core.drivers import SyncDriver
-from ..core.errors import MigrationFailedError, MigrationRefusedError, RedisClientError
+from ..core.errors import MigrationFailedError, MigrationRefusedError, RedisClientError, server_message
 from ..core.settings import RedisSettings, load_settings
 from ..records.bad import BadEntry
 from . import discovery, distributed, state
@@ -349,4 +349,4 @@ def _describe(exc: Exception) -> str:
     values) left out."""
     if isinstance(exc, RedisClientError):
         return str(exc)
-    return f"{type(exc).__name__}: {scripts.server_message(exc)}"
+    return f"{type(exc).__name__}: {server_message(exc)}"

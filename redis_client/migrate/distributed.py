@@ -15,8 +15,7 @@ import logging
 import time
 
 from ..core.connector import Connector
-from ..core.errors import MigrationFailedError, MigrationRefusedError
-from ..core.scripts import server_message
+from ..core.errors import MigrationFailedError, MigrationRefusedError, server_message
 from ..core.settings import RedisSettings
 from . import discovery
 from .context import Context, Partition

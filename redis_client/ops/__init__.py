@@ -2,5 +2,6 @@
 
 Each module is one topic: ``values`` (JSON values, sets, sorted sets, key patterns), ``posts``
 (the post history in both layouts), ``accounts`` (accounts, action times, links, prompt map),
-``delay`` (``ensure_delay_between_posts``). Every operation takes the facade as ``ctx`` first.
+``delay`` (``ensure_delay_between_posts``). An operation takes only what it works on: what the
+facade holds (the prompt map, a setting) is passed as an argument.
 """

@@ -14,7 +14,7 @@ import redis
 from redis_client.models.account import TwitterAccount
 from redis_client.models.post import Post
 
-from ..core import keys
+from ..core import keys, scripts
 from ..core.codec import decode_value, encode_value, json_reply
 from ..core.errors import (
     InvalidArgumentError,
@@ -25,36 +25,33 @@ from ..core.errors import (
 from ..core.protocol import Call, Models, Op, Script
 from ..core.scan import scan_all
 from ..core.settings import RedisSettings
-from .context import Context
 
 log = logging.getLogger("redis_client")
 
 TWEET_LINK = "https://twitter.com/i/web/status/{tweet_id}"
 
 
-def get_twitter_data_keys(ctx: Context) -> Op[list[str]]:
+def get_twitter_data_keys() -> Op[list[str]]:
     return [k.decode("utf-8") for k in (yield from scan_all(keys.prefix_pattern(keys.TWITTER_DATA)))]
 
 
-def get_active_twitter_accounts(ctx: Context) -> Op[list[str]]:
+def get_active_twitter_accounts() -> Op[list[str]]:
     """Usernames with a ``twitter_data`` key (full names, ':' included)."""
-    names = yield from get_twitter_data_keys(ctx)
+    names = yield from get_twitter_data_keys()
     return [keys.username_from_key(k, keys.TWITTER_DATA) for k in names]
 
 
-def is_account_active(ctx: Context, username: str) -> Op[bool]:
+def is_account_active(username: str) -> Op[bool]:
     return bool((yield Call("exists", (keys.twitter_data(username),))))
 
 
-def get_account_last_action_time(ctx: Context, username: str, action_type: str) -> Op[float]:
+def get_account_last_action_time(username: str, action_type: str) -> Op[float]:
     """Seconds since epoch of the last such action; 0.0 when never recorded."""
     key = keys.action_time(username, action_type)
     return float(decode_value(key, (yield Call("get", (key,)))) or 0)
 
 
-def update_account_last_action_time(
-    ctx: Context, username: str, action_type: str, timestamp: float
-) -> Op[None]:
+def update_account_last_action_time(username: str, action_type: str, timestamp: float) -> Op[None]:
     """Record the time; also in the account's ``TwitterAccount`` record when it exists."""
     key = keys.action_time(username, action_type)
     if isinstance(timestamp, bool) or not isinstance(timestamp, (int, float)):
@@ -67,26 +64,29 @@ def update_account_last_action_time(
     field = action_type if action_type in TwitterAccount.model_fields else None
     patch = {field: timestamp} if field else {"other_action_times": {action_type: timestamp}}
     record = keys.model_key(keys.ACCOUNT_PREFIX, username)
-    yield Script("SET_ACTION_TIME", [key, record], [json.dumps(timestamp), json.dumps(patch)])
+    yield Script(scripts.SET_ACTION_TIME, [key, record], [json.dumps(timestamp), json.dumps(patch)])
 
 
-def add_send_partnership(ctx: Context, username: str, partner_user_id: str) -> Op[None]:
+def add_send_partnership(username: str, partner_user_id: str) -> Op[None]:
     yield Call("zadd", (keys.send_partnership(username), {partner_user_id: int(time.time())}))
 
 
-def get_send_partnership(ctx: Context, username: str) -> Op[list[str]]:
+def get_send_partnership(username: str) -> Op[list[str]]:
     members = yield Call("zrange", (keys.send_partnership(username), 0, -1))
     return [m.decode("utf-8") for m in members]
 
 
-def store_function_variables(ctx: Context, first_command: bool = False) -> Op[dict[str, list[str]]]:
-    """Write the prompt-variable map under ``function_variables`` (services read it there).
+def store_function_variables(
+    function_variables: dict[str, list[str]], first_command: bool = False
+) -> Op[dict[str, list[str]]]:
+    """Write the prompt-variable map under ``function_variables`` (services read it there); a copy
+    of the map.
 
     As a process's ``first_command`` it never fails the command that follows (maybe a read): on a
     read-only replica it is skipped, and replicas slow to acknowledge it (``REDIS_WAIT_REPLICAS``)
     are not waited for.
     """
-    mapping = {k: list(v) for k, v in ctx.function_variables.items()}
+    mapping = {k: list(v) for k, v in function_variables.items()}
     try:
         yield Call("set", (keys.FUNCTION_VARIABLES, encode_value(keys.FUNCTION_VARIABLES, mapping)))
     except (redis.ReadOnlyError, ReplicationTimeoutError) as exc:
@@ -97,30 +97,34 @@ def store_function_variables(ctx: Context, first_command: bool = False) -> Op[di
     return mapping
 
 
-def get_function_variables(ctx: Context) -> Op[dict[str, list[str]]]:
+def get_function_variables(function_variables: dict[str, list[str]]) -> Op[dict[str, list[str]]]:
     """The prompt-variable map; also stored under ``function_variables``."""
-    return (yield from store_function_variables(ctx))
+    return (yield from store_function_variables(function_variables))
 
 
 def link_token_ttl(settings: RedisSettings) -> int:
-    """Seconds a call's token must outlive every retry of that call (twice the worst case)."""
+    """Seconds a call's token must outlive every retry of that call (twice the worst case; behind
+    Sentinel, retries go on for up to the startup wait)."""
     attempt = settings.socket_connect_timeout + settings.socket_timeout + settings.retry_backoff_cap
-    return max(60, math.ceil(2 * (settings.retries + 1) * attempt))
+    worst = (settings.retries + 1) * attempt
+    if settings.sentinels:
+        worst = max(worst, settings.startup_wait + attempt)
+    return max(60, math.ceil(2 * worst))
 
 
-def save_tweet_link(ctx: Context, function_name: str, tweet_id: str) -> Op[None]:
+def save_tweet_link(function_name: str, tweet_id: str, token_ttl: int) -> Op[None]:
     """Append the tweet's link to ``created_tweet:{function_name}``: one entry per call.
 
-    A token unique to this call is set by the same script, so a retry of the call after a lost
-    reply (redis-py's ``Retry`` sends it again) appends nothing more.
+    A token unique to this call (kept ``token_ttl`` seconds: ``link_token_ttl``) is set by the
+    same script, so a retry of the call after a lost reply (redis-py's ``Retry`` sends it again)
+    appends nothing more.
     """
     link = TWEET_LINK.format(tweet_id=tweet_id)
     token = keys.call_token(uuid.uuid4().hex)
-    ttl = link_token_ttl(ctx.settings)
-    yield Script("SAVE_LINK", [keys.created_tweet(function_name), token], [link, ttl])
+    yield Script(scripts.SAVE_LINK, [keys.created_tweet(function_name), token], [link, token_ttl])
 
 
-def remove_account(ctx: Context, username: str) -> Op[int]:
+def remove_account(username: str) -> Op[int]:
     """Delete the account's legacy keys and records; posts shared with others stay theirs.
 
     Returns the number of keys deleted.
@@ -133,7 +137,7 @@ def remove_account(ctx: Context, username: str) -> Op[int]:
         post_keys = yield from _post_record_keys(username)
     legacy = keys.legacy_account_keys(username, tuple(sorted(action_types)))
     plain = [*legacy, record]
-    deleted = yield Script("REMOVE_ACCOUNT", [*plain, *post_keys], [json.dumps(username), len(plain)])
+    deleted = yield Script(scripts.REMOVE_ACCOUNT, [*plain, *post_keys], [json.dumps(username), len(plain)])
     log.info("removed account (%d keys deleted)", deleted)
     return int(deleted)
 

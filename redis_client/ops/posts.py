@@ -13,10 +13,10 @@ import redis
 from redis_client.models.post import Post
 
 from .. import translate
-from ..core import keys, scripts
-from ..core.errors import WriteConflictError
+from ..core import keys
+from ..core.add_posts import add_posts_call
+from ..core.errors import WriteConflictError, server_message
 from ..core.protocol import Call, Models, Op, Pipeline, Script
-from .context import Context
 
 log = logging.getLogger("redis_client")
 
@@ -24,17 +24,17 @@ log = logging.getLogger("redis_client")
 BATCH_SIZE = 500
 
 
-def add_user_post(ctx: Context, username: str, post: Any) -> Op[None]:
+def add_user_post(username: str, post: Any) -> Op[None]:
     """Validate, then write the legacy member and the ``Post`` record atomically.
 
     ``post`` may be a ``Post``, a dict, or any object with the post attributes. Adding the
     same post again changes nothing; the same id under another account adds that account
     to the record's ``accounts`` (the first content written stays in the record).
     """
-    yield from add_user_posts(ctx, username, [post])
+    yield from add_user_posts(username, [post])
 
 
-def add_user_posts(ctx: Context, username: str, posts: Iterable[Any]) -> Op[int]:
+def add_user_posts(username: str, posts: Iterable[Any]) -> Op[int]:
     """Add many posts of one account; all are validated before anything is written.
 
     Written in atomic batches of ``BATCH_SIZE``, pipelined in one round trip. Returns how many
@@ -61,35 +61,33 @@ def add_user_posts(ctx: Context, username: str, posts: Iterable[Any]) -> Op[int]
 def _batch_call(zkey: str, username: str, batch: list[Post], with_records: bool) -> Script:
     """One ``ADD_POSTS`` call: ZADD every member, and write or link every record."""
     suffix = translate.accounts_suffix([username])
-    entries: list[tuple[str | None, Any, Any, str]] = []
+    entries: list[tuple[Any, str, str]] = []
     for post in batch:
         member = translate.member_of(post)
-        if with_records:
-            record = keys.model_key(keys.POST_PREFIX, post.id)
-            entries.append((record, post.timestamp, member, translate.document_from_member(member, suffix)))
-        else:
-            entries.append((None, post.timestamp, member, ""))
-    return scripts.add_posts_call(zkey, json.dumps(username), True, entries)
+        document = translate.document_from_member(member, suffix) if with_records else ""
+        entries.append((post.timestamp, member, document))
+    records = [keys.model_key(keys.POST_PREFIX, post.id) for post in batch] if with_records else None
+    return add_posts_call(zkey, json.dumps(username), entries, records, zadd=True)
 
 
 def write_conflict(exc: redis.ResponseError) -> WriteConflictError | None:
     """The script's type check as a :class:`WriteConflictError` naming the key.
 
-    Only the server's own message is kept (see ``scripts.server_message``).
+    Only the server's own message is kept (see ``errors.server_message``).
     """
-    message = scripts.server_message(exc)
+    message = server_message(exc)
     if not message.startswith("WRONGTYPE "):
         return None
     return WriteConflictError(f"{message[len('WRONGTYPE '):]}: nothing was written")
 
 
-def get_user_posts(ctx: Context, username: str) -> Op[list[Post]]:
+def get_user_posts(username: str) -> Op[list[Post]]:
     """The account's posts, oldest first, from the sorted set (malformed members skipped)."""
     zkey = keys.posted_tweets(username)
     return _parse(zkey, (yield Call("zrange", (zkey, 0, -1))))
 
 
-def get_user_posts_by_create_time(ctx: Context, username: str, second_ago: int = 10800) -> Op[list[Post]]:
+def get_user_posts_by_create_time(username: str, second_ago: int = 10800) -> Op[list[Post]]:
     """Posts of the last ``second_ago`` seconds, newest last."""
     zkey = keys.posted_tweets(username)
     now = int(time.time())

@@ -27,7 +27,7 @@ from redis_client.models.account import TwitterAccount
 
 from .. import translate
 from ..core import codec, keys, scripts
-from ..core.errors import InvalidAccountDataError
+from ..core.errors import InvalidAccountDataError, server_message
 from ..core.protocol import Call, Op, Pipeline, Script
 
 #: Record fields refreshed from ``twitter_data`` when they differ.
@@ -144,7 +144,7 @@ def upsert_call(account: LegacyAccount, check: bool = False) -> Script:
     args: list[Any] = ["check" if check else "write", account.record.model_dump_json()]
     for mode, name, value in account.updates():
         args += [mode, name, json.dumps(value)]
-    return Script("UPSERT_ACCOUNT", [account.record_key], args)
+    return Script(scripts.UPSERT_ACCOUNT, [account.record_key], args)
 
 
 def upsert(accounts: Sequence[LegacyAccount], check: bool = False) -> Op[list[Upserted]]:
@@ -153,7 +153,7 @@ def upsert(accounts: Sequence[LegacyAccount], check: bool = False) -> Op[list[Up
     out = []
     for reply in replies:
         if isinstance(reply, redis.ResponseError):
-            reason = "cannot write the TwitterAccount record: " + scripts.server_message(reply)
+            reason = "cannot write the TwitterAccount record: " + server_message(reply)
             out.append(Upserted(UNCHANGED, error=reason))
             continue
         code = int(reply[0])

@@ -16,7 +16,9 @@ from typing import Any
 
 import redis
 
-from ..core import keys, scripts
+from ..core import keys
+from ..core.add_posts import add_posts_call
+from ..core.errors import server_message
 from ..core.protocol import Op, Pipeline, Script
 from . import members
 
@@ -36,11 +38,9 @@ def records_call(zkey: bytes | str, username: str, posts: Sequence[Any]) -> Scri
     """The ``ADD_POSTS`` call writing the records of ``posts`` (``members.parse`` results) of one
     account, in record-only mode; its result is the number of records created."""
     account = json.dumps(username)
-    entries = [
-        (keys.model_key(keys.POST_PREFIX, post.id), "", "", members.document(post, account))
-        for post in posts
-    ]
-    return scripts.add_posts_call(zkey, account, False, entries)
+    entries = [("", "", members.document(post, account)) for post in posts]
+    record_keys = [keys.model_key(keys.POST_PREFIX, post.id) for post in posts]
+    return add_posts_call(zkey, account, entries, record_keys, zadd=False)
 
 
 def write_records(batch: Sequence[tuple[bytes | str, str, Sequence[Any]]]) -> Op[Written]:
@@ -70,4 +70,4 @@ def write_records(batch: Sequence[tuple[bytes | str, str, Sequence[Any]]]) -> Op
 
 
 def _failure(post: Any, error: redis.ResponseError) -> str:
-    return f"cannot write the Post record of id {post.id!r}: {scripts.server_message(error)}"
+    return f"cannot write the Post record of id {post.id!r}: {server_message(error)}"
