@@ -121,11 +121,12 @@ class RedisSettings(BaseSettings):
     @property
     def database(self) -> int:
         """The database index in use (the URL's when a URL gives the address)."""
-        if self.url and not self.sentinels and not self.url.startswith("unix:"):
-            path = urlsplit(self.url).path.strip("/")
-            return int(path) if path.isdigit() else 0
-        if self.url and self.url.startswith("unix:") and not self.sentinels:
-            query = dict(parse_qsl(urlsplit(self.url).query))
+        if self.url and not self.sentinels:
+            parts = urlsplit(self.url)
+            path = parts.path.strip("/")
+            if parts.scheme != "unix" and path.isdigit():
+                return int(path)
+            query = dict(parse_qsl(parts.query))
             return int(query["db"]) if query.get("db", "").isdigit() else 0
         return self.db
 
