@@ -27,8 +27,9 @@ from redis_om.model.model import (
 )
 from redis_om.search_reply import search_total
 
+from redis_client.core import fanout
 from redis_client.core.errors import QueryValueError
-from redis_client.core.protocol import Call, ForgetIndexes, Models, Op
+from redis_client.core.protocol import Call, ForgetIndexes, Indexes, Models, Op, Pipeline
 
 from . import binding
 
@@ -190,14 +191,14 @@ class SafeFindQuery(FindQuery):  # type: ignore[misc]
                 "are not indexed"
             )
         try:
-            return (yield Call("execute_command", args, text=True))
+            return (yield from _search_all(args))
         except redis.ResponseError as exc:
             if "no such index" not in str(exc).lower():
                 raise
         log.warning("index %s is missing: recreating it", self.model._meta.index_name)
         yield ForgetIndexes()
         yield Models(require=True)
-        return (yield Call("execute_command", args, text=True))
+        return (yield from _search_all(args))
 
     def _parse(self, reply: Any) -> list[Any]:
         if self.projected_fields:
@@ -287,6 +288,32 @@ class SafeFindQuery(FindQuery):  # type: ignore[misc]
 
     async def apage(self, offset: int = 0, limit: int = 10) -> list[Any]:
         return await binding.arun(self._page_op(offset, limit))
+
+
+def _search_all(args: tuple[Any, ...]) -> Op[Any]:
+    """``FT.SEARCH``; on a cluster without a search coordinator, on each primary's index, merged
+    (see ``redis_client.core.fanout``)."""
+    names = yield Indexes(args[1])
+    if names is None:  # the primaries changed: their indexes are made ready again
+        yield ForgetIndexes()
+        yield Models(require=True)
+        names = yield Indexes(args[1])
+    if names == [args[1]]:
+        return (yield Call("execute_command", args, text=True))
+    per_index, plan = fanout.shard_args(args, names)
+    replies = yield Pipeline([Call("execute_command", a, text=True) for a in per_index], text=True)
+    for reply in replies:
+        if isinstance(reply, Exception):
+            raise reply
+    merged = fanout.merge(replies, plan)
+    if not plan.fetch or not merged["results"]:
+        return merged
+    reads = [Call("execute_command", ("JSON.GET", doc["id"]), text=True) for doc in merged["results"]]
+    documents = yield Pipeline(reads, text=True)
+    for document in documents:
+        if isinstance(document, Exception):
+            raise document
+    return fanout.with_documents(merged, documents)
 
 
 def _exact_tag_checks(model: Any, expression: Any) -> list[tuple[str, str]]:

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 import redis
 
-from . import keys
+from . import keys, slots
 from .errors import ModuleMissingError
-from .protocol import Call, Op, Pipeline
+from .protocol import Call, Op, Pipeline, Shards
 
 
 @dataclass(frozen=True)
@@ -56,13 +56,26 @@ def probe(database: int) -> Op[Capabilities]:
     """Ask the server, in one round trip, whether ``JSON.TYPE`` and ``FT._LIST`` exist.
 
     Both are read-only and harmless; an unknown command (or one the ACL user may not run)
-    comes back as an error, which means the module cannot be used.
+    comes back as an error, which means the module cannot be used. On a cluster each primary is
+    asked (a ``MOVED`` is not an answer).
     """
-    json_reply, search_reply = yield Pipeline(
-        (Call("execute_command", ("JSON.TYPE", keys.PROBE_KEY)), Call("execute_command", ("FT._LIST",)))
+    shards: dict[str, tuple[int, ...]] = yield Shards()  # on a cluster, every primary must have them
+    probes: list[tuple[str | None, str]] = [(None, keys.PROBE_KEY)]
+    if shards:  # a probe key each primary serves: another's slot is answered with MOVED
+        probes = [(node, keys.shard_index(keys.PROBE_KEY, slots.tag_for_slot(owned[0])))
+                  for node, owned in shards.items()]
+    replies = yield Pipeline(
+        [
+            call
+            for node, probe_key in probes
+            for call in (
+                Call("execute_command", ("JSON.TYPE", probe_key), node=node),
+                Call("execute_command", ("FT._LIST",), node=node),
+            )
+        ]
     )
     return Capabilities(
-        json=not isinstance(json_reply, redis.ResponseError),
-        search=not isinstance(search_reply, redis.ResponseError),
+        json=not any(isinstance(r, redis.ResponseError) for r in replies[0::2]),
+        search=not any(isinstance(r, redis.ResponseError) for r in replies[1::2]),
         database=database,
     )

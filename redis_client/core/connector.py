@@ -15,12 +15,12 @@ import logging
 import os
 import threading
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import redis
 import redis.asyncio
 
-from . import pools, readiness
+from . import cluster, pools, readiness
 from .capabilities import Capabilities
 from .scripts import LuaScript
 from .settings import RedisSettings, load_settings
@@ -38,6 +38,8 @@ class LoopState:
     """The asyncio clients of one event loop."""
 
     clients: dict[bool, AsyncRedis[Any]] = field(default_factory=dict)
+    #: On a cluster: a plain client per node (``host:port``), for the pipelines sent per node.
+    nodes: dict[tuple[str, bool], AsyncRedis[Any]] = field(default_factory=dict)
     scripts: dict[LuaScript, AsyncScript] = field(default_factory=dict)
     ready: bool = False
     #: Serialises the startup wait within the loop.
@@ -63,6 +65,8 @@ class Connector:
         self._loops: dict[asyncio.AbstractEventLoop, LoopState] = {}
         self.capabilities: Capabilities | None = None
         self.indexes_ready = False
+        #: On a cluster: each index's name on each primary (``host:port``), set with ``indexes_ready``.
+        self.index_plan: dict[str, dict[str, str]] = {}
         self._warned = False
 
     def _check_pid(self) -> None:
@@ -106,9 +110,23 @@ class Connector:
                 settings = self.settings
                 if not self._clients:
                     readiness.ensure_ready(settings, settings.startup_wait)
-                pool = pools.get_pool(settings, decode=text)
-                found = self._clients[text] = redis.Redis(connection_pool=pool)
+                if settings.cluster:  # a RedisCluster: the same commands, routed by slot
+                    built = cluster.build_client(settings, text)
+                    found = self._clients[text] = cast("redis.Redis[Any]", built)
+                else:
+                    pool = pools.get_pool(settings, decode=text)
+                    found = self._clients[text] = redis.Redis(connection_pool=pool)
             return found
+
+    @property
+    def clustered(self) -> bool:
+        """Whether the server is a Redis Cluster (``REDIS_CLUSTER``)."""
+        return self.settings.cluster
+
+    def node_client(self, node: str, text: bool = False) -> redis.Redis[Any]:
+        """On a cluster, a client of one node (``host:port``), on redis-py's pool for that node."""
+        client: Any = self.client(text)
+        return client.get_redis_connection(client.get_node(node_name=node))  # type: ignore[no-any-return]
 
     def script(self, script: LuaScript) -> SyncScript:
         """A script of ``redis_client.core.scripts`` as redis-py's ``Script``, on the bytes client."""
@@ -134,8 +152,23 @@ class Connector:
     def _async_client(self, state: LoopState, text: bool) -> AsyncRedis[Any]:
         found = state.clients.get(text)
         if found is None:
-            pool = pools.build_async_pool(self.settings, decode=text)
-            found = state.clients[text] = redis.asyncio.Redis(connection_pool=pool)
+            if self.settings.cluster:
+                built = cluster.build_async_client(self.settings, text)
+                found = state.clients[text] = cast("AsyncRedis[Any]", built)
+            else:
+                pool = pools.build_async_pool(self.settings, decode=text)
+                found = state.clients[text] = redis.asyncio.Redis(connection_pool=pool)
+        return found
+
+    def async_node_client(self, node: str, text: bool = False) -> AsyncRedis[Any]:
+        """On a cluster, the running loop's client of one node (``host:port``)."""
+        state = self.loop_state()
+        found = state.nodes.get((node, text))
+        if found is None:
+            host, _, port = node.rpartition(":")
+            where = {"url": None, "host": host, "port": int(port), "cluster": False}
+            pool = pools.build_async_pool(self.settings.model_copy(update=where), text)
+            found = state.nodes[(node, text)] = redis.asyncio.Redis(connection_pool=pool)
         return found
 
     def async_client_nowait(self, text: bool = False) -> AsyncRedis[Any]:
@@ -180,7 +213,12 @@ class Connector:
         state = self._loops.pop(asyncio.get_running_loop(), None)
         if state is not None:
             for client in state.clients.values():
-                await client.connection_pool.disconnect()
+                if self.settings.cluster:
+                    await cast(Any, client).aclose()
+                else:
+                    await client.connection_pool.disconnect()
+            for node in state.nodes.values():
+                await node.connection_pool.disconnect()
 
     # --- what the server can do (per process, for both APIs) ---
 
@@ -197,6 +235,17 @@ class Connector:
 
     def forget_indexes(self) -> None:
         self.indexes_ready = False
+        self.index_plan = {}
+
+    def index_names(self, name: str, primaries: list[str]) -> list[str] | None:
+        """The names to query for the index ``name`` (see ``protocol.Indexes``); None when the
+        primaries changed since the indexes were made ready (they must be made ready again)."""
+        plan = self.index_plan.get(name)
+        if not self.clustered or not plan:
+            return [name]
+        if sorted(plan) != primaries:
+            return None
+        return [plan[node] for node in primaries]
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (Connector, (self._settings,))

@@ -15,20 +15,24 @@ import time
 from collections.abc import Generator, Sequence
 from typing import Any, TypeAlias, TypeVar
 
-from redis.exceptions import NoScriptError, ResponseError
+from redis.exceptions import ConnectionError, NoScriptError, ResponseError, TimeoutError
 
-from . import durability, indexes
+from . import cluster, durability, indexes
 from .capabilities import probe
 from .connector import Connector
 from .protocol import (
     Call,
+    Clustered,
     ForgetIndexes,
+    Indexes,
     Locked,
     Models,
     Op,
     Pipeline,
+    Primaries,
     Request,
     Script,
+    Shards,
     Sleep,
 )
 
@@ -87,7 +91,10 @@ def models_ready(connector: Connector, require: bool) -> Op[bool]:
             caps.require_models(connector.describe())
         return False
     if not connector.indexes_ready:
-        yield from indexes.ensure_registered(connector.settings)
+        if connector.clustered:
+            connector.index_plan = yield from indexes.ensure_on_primaries(connector.settings)
+        else:
+            yield from indexes.ensure_registered(connector.settings)
         connector.indexes_ready = True
     return True
 
@@ -134,10 +141,20 @@ class SyncDriver:
         match request:
             case Script():
                 return self._send(c.client(), request)
+            case Call(node=str(node)) if c.clustered:
+                return self._send(c.node_client(node, request.text), request)
             case Call(text=text):
                 return self._send(c.client(text), request)
-            case Pipeline(calls=calls):
-                return self._pipeline(calls)
+            case Pipeline(calls=calls, text=text):
+                return self._pipeline(calls, text=text)
+            case Clustered():
+                return c.clustered
+            case Primaries():
+                return cluster.primaries(c.client()) if c.clustered else [None]
+            case Shards():
+                return cluster.shards(c.client()) if c.clustered else {}
+            case Indexes(name=name):
+                return c.index_names(name, cluster.primaries(c.client()) if c.clustered else [])
             case Models(require=require):
                 known = known_models(c, require)
                 if known is not None:
@@ -161,8 +178,37 @@ class SyncDriver:
         except NoScriptError:  # the server restarted since it last ran the script
             return invoke(client, call, load=True)
 
-    def _pipeline(self, calls: Sequence[Call | Script], wait: Call | None = None) -> list[Any]:
-        client = self.connector.client()
+    def _pipeline(
+        self, calls: Sequence[Call | Script], wait: Call | None = None, text: bool = False
+    ) -> list[Any]:
+        if self.connector.clustered:
+            return self._spread(calls, wait, text)
+        return self._on(self.connector.client(text), calls, wait)
+
+    def _spread(self, calls: Sequence[Call | Script], wait: Call | None, text: bool = False) -> list[Any]:
+        """On a cluster: one pipeline per node (see ``cluster.trips``)."""
+        client: Any = self.connector.client()
+        plan = cluster.trips(calls, wait, lambda call: cluster.node_of(client, call))
+        reply: Any = None
+        error: Exception | None = None
+        while True:
+            try:
+                step = plan.send(reply) if error is None else plan.throw(error)
+            except StopIteration as stop:
+                return stop.value  # type: ignore[no-any-return]
+            reply, error = None, None
+            match step:
+                case cluster.NodeTrip(node=node, calls=node_calls, wait=node_wait):
+                    try:
+                        reply = self._on(self.connector.node_client(node, text), node_calls, node_wait)
+                    except (ConnectionError, TimeoutError) as exc:
+                        error = exc
+                case cluster.Refresh(pause=pause):
+                    time.sleep(pause)
+                    client.nodes_manager.initialize()
+
+    def _on(self, client: Any, calls: Sequence[Call | Script], wait: Call | None) -> list[Any]:
+        """``calls`` (then ``wait``) in one pipeline on ``client``, plus a round trip for unknown scripts."""
         if len(calls) == 1 and wait is None:  # the same entry, without a pipeline's bookkeeping
             try:
                 return [self._send(client, calls[0])]
@@ -210,10 +256,22 @@ class AsyncDriver:
         match request:
             case Script():
                 return await self._send(await c.async_client(), request)
+            case Call(node=str(node)) if c.clustered:
+                await c.async_client()
+                return await self._send(c.async_node_client(node, request.text), request)
             case Call(text=text):
                 return await self._send(await c.async_client(text), request)
-            case Pipeline(calls=calls):
-                return await self._pipeline(calls)
+            case Pipeline(calls=calls, text=text):
+                return await self._pipeline(calls, text=text)
+            case Clustered():
+                return c.clustered
+            case Primaries():
+                return cluster.primaries(await self._cluster_client()) if c.clustered else [None]
+            case Shards():
+                return cluster.shards(await self._cluster_client()) if c.clustered else {}
+            case Indexes(name=name):
+                nodes = cluster.primaries(await self._cluster_client()) if c.clustered else []
+                return c.index_names(name, nodes)
             case Models(require=require):
                 known = known_models(c, require)
                 if known is not None:
@@ -238,8 +296,47 @@ class AsyncDriver:
         except NoScriptError:  # the server restarted since it last ran the script
             return await invoke(client, call, load=True)
 
-    async def _pipeline(self, calls: Sequence[Call | Script], wait: Call | None = None) -> list[Any]:
-        client = await self.connector.async_client()
+    async def _pipeline(
+        self, calls: Sequence[Call | Script], wait: Call | None = None, text: bool = False
+    ) -> list[Any]:
+        if self.connector.clustered:
+            return await self._spread(calls, wait, text)
+        return await self._on(await self.connector.async_client(text), calls, wait)
+
+    async def _cluster_client(self) -> Any:
+        """The loop's cluster client, its slot map loaded."""
+        client: Any = await self.connector.async_client()
+        if not client.nodes_manager.slots_cache:
+            await client.initialize()
+        return client
+
+    async def _spread(
+        self, calls: Sequence[Call | Script], wait: Call | None, text: bool = False
+    ) -> list[Any]:
+        """:meth:`SyncDriver._spread` for asyncio."""
+        client = await self._cluster_client()
+        plan = cluster.trips(calls, wait, lambda call: cluster.node_of(client, call))
+        reply: Any = None
+        error: Exception | None = None
+        while True:
+            try:
+                step = plan.send(reply) if error is None else plan.throw(error)
+            except StopIteration as stop:
+                return stop.value  # type: ignore[no-any-return]
+            reply, error = None, None
+            match step:
+                case cluster.NodeTrip(node=node, calls=node_calls, wait=node_wait):
+                    try:
+                        client_of_node = self.connector.async_node_client(node, text)
+                        reply = await self._on(client_of_node, node_calls, node_wait)
+                    except (ConnectionError, TimeoutError) as exc:
+                        error = exc
+                case cluster.Refresh(pause=pause):
+                    await asyncio.sleep(pause)
+                    await client.nodes_manager.initialize()
+
+    async def _on(self, client: Any, calls: Sequence[Call | Script], wait: Call | None) -> list[Any]:
+        """:meth:`SyncDriver._on` for asyncio."""
         if len(calls) == 1 and wait is None:  # the same entry, without a pipeline's bookkeeping
             try:
                 return [await self._send(client, calls[0])]

@@ -12,12 +12,12 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import redis
 
-from . import codec, keys
-from .protocol import Call, Locked, Op, Sleep
+from . import codec, keys, slots
+from .protocol import Call, Locked, Op, Shards, Sleep
 from .settings import RedisSettings
 
 log = logging.getLogger(__name__)
@@ -99,6 +99,29 @@ def ensure_index(spec: IndexSpec, settings: RedisSettings | None = None) -> Op[b
 def ensure_registered(settings: RedisSettings | None = None) -> Op[list[str]]:
     """Ensure every registered index; the names of those (re)built."""
     return (yield from ensure_indexes(registered(), settings))
+
+
+def ensure_on_primaries(settings: RedisSettings | None = None) -> Op[dict[str, dict[str, str]]]:
+    """On a cluster whose search module has no coordinator: every registered index on every
+    primary, each under a name whose hash tag is a slot that primary serves (RediSearch treats
+    the name as a key); returns each index's name on each primary.
+
+    A primary keeps an index it already has while it still serves that name's slot; else it
+    gets one named after its highest slot (resharding tools move the lowest slots first).
+    """
+    plan: dict[str, dict[str, str]] = {spec.name: {} for spec in registered()}
+    for node, owned in (yield Shards()).items():
+        present = set(codec.text(n) for n in (yield Call("execute_command", ("FT._LIST",), node=node)))
+        served = set(owned)
+        for spec in registered():
+            kept = sorted(
+                name for name in present
+                if (tag := keys.index_tag(name, spec.name)) is not None and slots.slot_of(tag) in served
+            )
+            name = kept[0] if kept else keys.shard_index(spec.name, slots.tag_for_slot(max(owned)))
+            yield from ensure_index(replace(spec, name=name), settings)
+            plan[spec.name][node] = name
+    return plan
 
 
 def ensure_indexes(specs: Iterable[IndexSpec], settings: RedisSettings | None = None) -> Op[list[str]]:

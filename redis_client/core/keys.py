@@ -133,6 +133,18 @@ def model_index(model_prefix: str) -> str:
     return f"{MODEL_NAMESPACE}:{model_prefix}:index"
 
 
+def shard_index(index: str, tag: str) -> str:
+    """On a cluster: the name of ``index`` on the primary that serves the slot of ``tag``."""
+    return f"{index}{{{tag}}}"
+
+
+def index_tag(name: str, index: str) -> str | None:
+    """The tag of ``shard_index(index, tag)``; None for any other name."""
+    if name.startswith(index + "{") and name.endswith("}") and len(name) > len(index) + 2:
+        return name[len(index) + 1 : -1]
+    return None
+
+
 def migration_state(name: str) -> str:
     """Key of our own migration bookkeeping (checkpoints, reports)."""
     return f"{MODEL_NAMESPACE}:migration:{name}"

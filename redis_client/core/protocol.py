@@ -24,12 +24,15 @@ Op: TypeAlias = Generator["Request", Any, T]
 @dataclass(frozen=True, slots=True)
 class Call:
     """One redis-py command method, e.g. ``Call("zrange", (key, 0, -1))``; the result as redis-py
-    returns it. ``text`` picks the client that decodes replies to str (the models use it)."""
+    returns it. ``text`` picks the client that decodes replies to str (the models use it).
+    ``node``: on a cluster, the node (``host:port``, from :class:`Primaries`) it goes to whatever
+    its keys (a command without keys, or one per primary); ignored on one server."""
 
     name: str
     args: tuple[Any, ...] = ()
     kwargs: dict[str, Any] = field(default_factory=dict)
     text: bool = False
+    node: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,10 +46,12 @@ class Script:
 
 @dataclass(frozen=True, slots=True)
 class Pipeline:
-    """Calls sent in one round trip (no MULTI), on the bytes client; the result is one entry per
-    call, the call's result or the ``redis.ResponseError`` it got. Connection errors are raised."""
+    """Calls sent in one round trip (no MULTI; on a cluster, one per node), on the bytes client
+    (``text``: the decoding one); the result is one entry per call, the call's result or the
+    ``redis.ResponseError`` it got. Connection errors are raised."""
 
     calls: Sequence[Call | Script]
+    text: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +85,37 @@ class ForgetIndexes:
     """The indexes vanished (FLUSHALL, a server restarted empty): check them again on next use."""
 
 
-Request: TypeAlias = Call | Script | Pipeline | Sleep | Locked | Models | ForgetIndexes
+@dataclass(frozen=True, slots=True)
+class Clustered:
+    """Whether the server is a Redis Cluster: an operation whose keys lie in several slots then
+    writes them as single-slot steps."""
+
+
+@dataclass(frozen=True, slots=True)
+class Primaries:
+    """The nodes that serve the data, for a command each must run: ``[None]`` on one server, the
+    primaries' ``host:port`` on a cluster (as the client's slot map has them now)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Shards:
+    """On a cluster, each primary (``host:port``) with the slots it serves, as the client's slot
+    map has them now; ``{}`` on one server."""
+
+
+@dataclass(frozen=True, slots=True)
+class Indexes:
+    """The index names to query for the index ``name``: ``[name]`` on one server; on a cluster
+    without a search coordinator, one per primary (made ready by ``Models``), or None when the
+    primaries changed since (``ForgetIndexes`` then ``Models`` make them ready again)."""
+
+    name: str
+
+
+Request: TypeAlias = (
+    Call | Script | Pipeline | Sleep | Locked | Models | ForgetIndexes | Clustered | Primaries | Shards
+    | Indexes
+)
 
 
 def before_first_request(first: Op[Any], op: Op[T]) -> Op[T]:

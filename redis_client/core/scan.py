@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from .protocol import Call, Op
+from .protocol import Call, Op, Primaries
 
 #: COUNT hint of each SCAN call.
 SCAN_COUNT = 1000
@@ -29,11 +29,15 @@ def pages(
 
 
 def scan_all(match: str, count: int = SCAN_COUNT, key_type: str | None = None) -> Op[list[bytes]]:
-    """Every key matching ``match`` (an operation, for either API)."""
+    """Every key matching ``match`` (an operation, for either API); on a cluster, of every primary."""
     found: dict[bytes, None] = {}
-    cursor = 0
-    while True:
-        cursor, page = yield Call("scan", (cursor,), {"match": match, "count": count, "_type": key_type})
-        found.update(dict.fromkeys(page))
-        if int(cursor) == 0:
-            return list(found)
+    for node in (yield Primaries()):
+        cursor = 0
+        while True:
+            cursor, page = yield Call(
+                "scan", (cursor,), {"match": match, "count": count, "_type": key_type}, node=node
+            )
+            found.update(dict.fromkeys(page))
+            if int(cursor) == 0:
+                break
+    return list(found)

@@ -5,7 +5,8 @@ scripted reply: a value is sent back, an exception instance is raised at the ``y
 driver does with the error a request got), a callable is called with the request and its
 result used. ``Models`` is answered by ``models`` without using a reply (True, False, or an
 exception to raise), ``Sleep`` and ``ForgetIndexes`` by None, and a ``Locked`` body is run in
-place. A request with no reply left fails the test, and so does a reply left unused
+place. The topology requests (``Clustered``, ``Primaries``, ``Shards``, ``Indexes``) are answered
+from ``shards``: none (the default) is one server. A request with no reply left fails the test, and so does a reply left unused
 (``driver.done()``).
 """
 
@@ -17,13 +18,17 @@ from typing import Any, TypeVar
 
 from redis_client.core.protocol import (
     Call,
+    Clustered,
     ForgetIndexes,
+    Indexes,
     Locked,
     Models,
     Op,
     Pipeline,
+    Primaries,
     Request,
     Script,
+    Shards,
     Sleep,
 )
 
@@ -31,9 +36,16 @@ T = TypeVar("T")
 
 
 class ScriptedDriver:
-    def __init__(self, replies: Iterable[Any] = (), *, models: bool | BaseException = True) -> None:
+    def __init__(
+        self,
+        replies: Iterable[Any] = (),
+        *,
+        models: bool | BaseException = True,
+        shards: dict[str, tuple[int, ...]] | None = None,
+    ) -> None:
         self.replies: deque[Any] = deque(replies)
         self.models = models
+        self.shards = shards or {}
         self.requests: list[Request] = []
 
     def run(self, op: Op[T]) -> T:
@@ -61,6 +73,14 @@ class ScriptedDriver:
                 return None
             case Locked(body=body):
                 return self.run(body)
+            case Clustered():
+                return bool(self.shards)
+            case Primaries():
+                return sorted(self.shards) if self.shards else [None]
+            case Shards():
+                return dict(self.shards)
+            case Indexes(name=name):
+                return [name]
             case Call() | Script() | Pipeline():
                 if not self.replies:
                     raise AssertionError(f"no reply scripted for {request!r}")
