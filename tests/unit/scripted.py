@@ -6,8 +6,8 @@ driver does with the error a request got), a callable is called with the request
 result used. ``Models`` is answered by ``models`` without using a reply (True, False, or an
 exception to raise), ``Sleep`` and ``ForgetIndexes`` by None, and a ``Locked`` body is run in
 place. The topology requests (``Clustered``, ``Primaries``, ``Shards``, ``Indexes``) are answered
-from ``shards``: none (the default) is one server. A request with no reply left fails the test, and so does a reply left unused
-(``driver.done()``).
+from ``shards``: none (the default) is one server. A request with no reply left fails the test,
+and so does a reply left unused (``driver.done()``).
 """
 
 from __future__ import annotations
