@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from . import slots
 from .errors import InvalidArgumentError, InvalidUsernameError
 
 POSTED_TWEETS = "posted_tweets"
@@ -77,9 +78,10 @@ def created_tweet(function_name: str) -> str:
     return f"{CREATED_TWEET}:{function_name}"
 
 
-def call_token(token: str) -> str:
-    """Marks one call of a non-idempotent write as done, so its retries do not repeat it."""
-    return f"{MODEL_NAMESPACE}:call:{token}"
+def call_token(token: str, beside: str) -> str:
+    """Marks one call of a non-idempotent write to the key ``beside`` as done, so its retries do
+    not repeat it; in ``beside``'s hash slot (a cluster runs a script over one slot only)."""
+    return slots.beside(beside, f"{MODEL_NAMESPACE}:call:", token)
 
 
 def send_partnership(username: str) -> str:

@@ -22,7 +22,7 @@ from ..core.errors import (
     QueryValueError,
     ReplicationTimeoutError,
 )
-from ..core.protocol import Call, Models, Op, Script
+from ..core.protocol import Call, Clustered, Models, Op, Pipeline, Script
 from ..core.scan import scan_all
 from ..core.settings import RedisSettings
 
@@ -64,6 +64,10 @@ def update_account_last_action_time(username: str, action_type: str, timestamp: 
     field = action_type if action_type in TwitterAccount.model_fields else None
     patch = {field: timestamp} if field else {"other_action_times": {action_type: timestamp}}
     record = keys.model_key(keys.ACCOUNT_PREFIX, username)
+    if (yield Clustered()):  # two slots: the legacy key, then the record (a gap heals by sync)
+        yield Call("set", (key, json.dumps(timestamp)))
+        yield Script(scripts.MERGE_RECORD, [record], [json.dumps(patch)])
+        return
     yield Script(scripts.SET_ACTION_TIME, [key, record], [json.dumps(timestamp), json.dumps(patch)])
 
 
@@ -120,8 +124,9 @@ def save_tweet_link(function_name: str, tweet_id: str, token_ttl: int) -> Op[Non
     appends nothing more.
     """
     link = TWEET_LINK.format(tweet_id=tweet_id)
-    token = keys.call_token(uuid.uuid4().hex)
-    yield Script(scripts.SAVE_LINK, [keys.created_tweet(function_name), token], [link, token_ttl])
+    key = keys.created_tweet(function_name)
+    token = keys.call_token(uuid.uuid4().hex, beside=key)
+    yield Script(scripts.SAVE_LINK, [key, token], [link, token_ttl])
 
 
 def remove_account(username: str) -> Op[int]:
@@ -137,9 +142,27 @@ def remove_account(username: str) -> Op[int]:
         post_keys = yield from _post_record_keys(username)
     legacy = keys.legacy_account_keys(username, tuple(sorted(action_types)))
     plain = [*legacy, record]
-    deleted = yield Script(scripts.REMOVE_ACCOUNT, [*plain, *post_keys], [json.dumps(username), len(plain)])
+    name = json.dumps(username)
+    if (yield Clustered()):
+        deleted = yield from _remove_in_steps(name, keys.posted_tweets(username), plain, post_keys)
+    else:
+        deleted = yield Script(scripts.REMOVE_ACCOUNT, [*plain, *post_keys], [name, len(plain)])
     log.info("removed account (%d keys deleted)", deleted)
     return int(deleted)
+
+
+def _remove_in_steps(name: str, zkey: str, plain: list[str], post_keys: list[str]) -> Op[int]:
+    """``remove_account`` on a cluster, where its keys lie in many slots: one single-slot script
+    per key, each idempotent; the posts' sorted set goes last, so a call cut midway and made
+    again still finds the posts whose records it must unlink."""
+    steps = [Script(scripts.REMOVE_ACCOUNT, [k], [name, 0]) for k in post_keys]
+    steps += [Script(scripts.REMOVE_ACCOUNT, [k], [name, 1]) for k in plain if k != zkey]
+    deleted = 0
+    for reply in (yield Pipeline(steps)):
+        if isinstance(reply, Exception):
+            raise reply
+        deleted += int(reply)
+    return deleted + int((yield Script(scripts.REMOVE_ACCOUNT, [zkey], [name, 1])))
 
 
 def _other_action_types(record: str) -> Op[set[str]]:

@@ -7,7 +7,7 @@ from typing import Any
 
 from ..core.codec import decode_value, encode_value
 from ..core.errors import StoredValueError
-from ..core.protocol import Call, Op
+from ..core.protocol import Call, Op, Primaries
 from ..core.scan import scan_all
 
 log = logging.getLogger("redis_client")
@@ -79,8 +79,12 @@ def get_keys_by_pattern(pattern: str) -> Op[list[str]]:
 
 
 def get_keys_by_pattern_blocking(pattern: str) -> Op[list[str]]:
-    """Keys matching ``pattern``, by KEYS (blocks the server: small databases only)."""
-    return [k.decode("utf-8") for k in (yield Call("keys", (pattern,)))]
+    """Keys matching ``pattern``, by KEYS (blocks the server: small databases only); on a
+    cluster, of every primary."""
+    found: list[str] = []
+    for node in (yield Primaries()):
+        found += [k.decode("utf-8") for k in (yield Call("keys", (pattern,), node=node))]
+    return found
 
 
 def add_to_set(key: str, value: str) -> Op[None]:

@@ -42,6 +42,7 @@ ADD_POSTS = load("add_posts")
 SET_ACTION_TIME = load("set_action_time")
 REMOVE_ACCOUNT = load("remove_account")
 SAVE_LINK = load("save_link")
+MERGE_RECORD = load("merge_record")
 # Legacy account data into records (the migration and the follower).
 UPSERT_ACCOUNT = load("upsert_account")
 # The follower (``redis_client.follow``): reads, record-only removals, its own state. None of
@@ -57,6 +58,7 @@ ALL: tuple[LuaScript, ...] = (
     SET_ACTION_TIME,
     REMOVE_ACCOUNT,
     SAVE_LINK,
+    MERGE_RECORD,
     UPSERT_ACCOUNT,
     FOLLOW_READ,
     FOLLOW_UNLINK_POSTS,
