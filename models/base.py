@@ -8,7 +8,6 @@ from typing import Any, TypeVar, cast
 import redis
 from pydantic import ValidationError, field_validator
 from redis_om import Field, JsonModel, NotFoundError, RedisModel
-from redis_om.search_reply import search_documents
 
 from redis_client.core import indexes, keys
 from redis_client.core.errors import CorruptRecordError
@@ -23,6 +22,34 @@ from .query import SafeFindQuery
 TAG_SEPARATOR = "\x01"
 
 M = TypeVar("M", bound="RecordModel")
+
+
+def json_documents(res: Any) -> list[Any] | None:
+    """The JSON documents of an FT.SEARCH reply of whole documents, RESP3 (``{"results": [{
+    "extra_attributes": {"$": json}}, ...]}``) or RESP2 (``[total, key, ["$", json], ...]``);
+    None for any other shape (redis-om's parser reads those)."""
+    docs = []
+    if isinstance(res, dict):
+        for item in _get(res, "results") or ():
+            attributes = _get(item, "extra_attributes") if isinstance(item, dict) else None
+            doc = _get(attributes, "$") if isinstance(attributes, dict) else None
+            if doc is None:
+                return None
+            docs.append(doc)
+        return docs
+    if not isinstance(res, list):
+        return None
+    for payload in res[2::2]:
+        if not isinstance(payload, list) or len(payload) != 2 or payload[0] not in ("$", b"$"):
+            return None
+        docs.append(payload[1])
+    return docs
+
+
+def _get(mapping: dict[Any, Any], name: str) -> Any:
+    """A RESP3 map's entry, its keys text (``decode_responses``) or bytes."""
+    found = mapping.get(name)
+    return mapping.get(name.encode()) if found is None else found
 
 
 def _require_models() -> Op[bool]:
@@ -89,11 +116,11 @@ class RecordModel(JsonModel, abc.ABC):  # type: ignore[misc]
         redis-om's version walks every field of every document twice (datetime and bytes
         conversions: our models have neither) and builds each model through ``__init__``.
         """
-        docs = search_documents(res)
-        if knn is not None or not all(d.get("$") for d in docs):
+        docs = json_documents(res) if knn is None else None
+        if docs is None:
             return super().from_redis(res, knn)  # type: ignore[no-any-return]
         validate = cls.__pydantic_validator__.validate_json
-        return [validate(doc["$"]) for doc in docs]
+        return [validate(doc) for doc in docs]
 
     @classmethod
     def find(cls, *expressions: Any, knn: Any = None) -> SafeFindQuery:

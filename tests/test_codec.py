@@ -6,6 +6,8 @@ import json
 import math
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from redis_client.core.codec import (
     POST_MEMBER_FIELDS,
@@ -48,6 +50,41 @@ def test_post_member_is_json_dumps_of_the_fields_in_order() -> None:
     # Default separators and ASCII escapes, as json.dumps writes them.
     assert '", "text": ' in member
     assert "\\u6f22" in member
+
+
+_text = st.text(st.characters(blacklist_categories=()))  # surrogates included: json escapes them
+_optional_id = st.none() | _text
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.fixed_dictionaries({
+        "id": _text,
+        "text": _text,
+        "sender_username": _text,
+        "timestamp": st.integers(min_value=-(2**70), max_value=2**70),
+        "quoted_tweet_id": _optional_id,
+        "is_reply_to": _optional_id,
+        "is_news_summary_tweet": st.booleans(),
+    })
+)
+def test_the_member_of_validated_fields_is_byte_for_byte_json_dumps(fields: dict[str, object]) -> None:
+    # Validated posts take the hand-written path: it must write what json.dumps writes.
+    assert post_member(fields) == json.dumps({name: fields[name] for name in POST_MEMBER_FIELDS})
+
+
+class Tag(str):
+    pass
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [{"timestamp": 1.5}, {"timestamp": True}, {"id": 7}, {"text": Tag("t")}, {"is_news_summary_tweet": 0}],
+)
+def test_other_value_types_are_written_by_json_dumps(odd: dict[str, object]) -> None:
+    fields = {"id": "1", "text": "t", "sender_username": "a", "timestamp": 1, "quoted_tweet_id": None,
+              "is_reply_to": "r", "is_news_summary_tweet": False, **odd}
+    assert post_member(fields) == json.dumps({name: fields[name] for name in POST_MEMBER_FIELDS})
 
 
 def test_post_member_needs_every_field() -> None:

@@ -12,6 +12,7 @@ from legacy_data import BAD_MEMBERS
 from pydantic import BaseModel, BeforeValidator
 
 from redis_client import translate
+from redis_client.core.codec import post_member
 from redis_client.core.errors import InvalidPostError
 from redis_client.models.post import Post
 from redis_client.records import members
@@ -127,3 +128,52 @@ class _Stripped(BaseModel):
 def test_an_unknown_validator_turns_the_fast_path_off() -> None:
     assert members._canonical_model(_Stripped) is None
     assert members._canonical_model(Post) is not None
+
+
+# --- members.validate: the posts given to add_user_post[s] ---
+
+_python_scalar = st.one_of(
+    _json_scalar, st.floats(min_value=0, max_value=2**40), st.integers(-3, 2**40),
+    st.text(min_size=1, max_size=4), st.sampled_from([True, False, "", " x ", 0, -1, 2.5]),
+)
+_post_dict = st.fixed_dictionaries(
+    {},
+    optional={
+        name: _python_scalar
+        for name in ("id", "text", "sender_username", "timestamp", "quoted_tweet_id",
+                     "is_reply_to", "is_news_summary_tweet", "accounts", "pk")
+    },
+)
+
+
+@settings(max_examples=600, deadline=None)
+@given(_post_dict, st.booleans())
+def test_validate_accepts_what_post_accepts_with_the_same_member(
+    fields: dict[str, object], as_post: bool
+) -> None:
+    """The fast path never lets through what ``Post`` refuses, nor writes another member."""
+    try:
+        post = translate.to_post(fields)
+    except InvalidPostError as exc:
+        with pytest.raises(InvalidPostError) as refused:
+            members.validate(fields)
+        assert str(refused.value) == str(exc)  # the same message, word for word
+        return
+    valid = members.validate(post if as_post else fields)
+    assert post_member(valid.__dict__) == translate.member_of(post)
+    assert (valid.id, valid.timestamp) == (post.id, post.timestamp)
+
+
+def test_validate_rechecks_a_post_changed_since_it_was_built() -> None:
+    post = Post(id="1", text="t", sender_username="a", timestamp=1)
+    post.timestamp = -5  # no validation on assignment: add_user_post must catch it
+    with pytest.raises(InvalidPostError, match="timestamp"):
+        members.validate(post)
+
+
+def test_validate_reads_the_attributes_of_any_object() -> None:
+    class Tweet:
+        id, text, sender_username, timestamp = 12, "hi", "bob", 1700000000.7
+
+    valid = members.validate(Tweet())
+    assert (valid.id, valid.timestamp) == ("12", 1700000000)

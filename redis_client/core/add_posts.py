@@ -6,29 +6,44 @@ One place for the argument layout (see ``scripts/add_posts.lua``), shared by the
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
 from . import scripts
 from .protocol import Script
 
+#: Most posts in one call: the script unpacks 3 values per post onto Lua's stack (8,000 at most).
+MAX_POSTS = 2000
+
 
 def add_posts_call(
     zkey: Any,
-    account_json: str,
-    posts: Sequence[tuple[Any, Any, str]],
+    username: str,
+    members: Sequence[str],
+    scores: Sequence[Any] | None,
     record_keys: Sequence[Any] | None,
-    zadd: bool,
 ) -> Script:
-    """The ``ADD_POSTS`` call. ``posts``: (score, member, record JSON) each; ``record_keys``: one
-    per post, in the same order (None: no records); ``zadd``: also add the members to ``zkey``.
+    """The ``ADD_POSTS`` call for posts of ``username``.
 
-    The script pairs the i-th record key with the i-th post: a record key missing for one post
-    would give the next post's record to it, so the keys are all or none.
+    ``members``: each post's JSON object: its sorted-set member, whose record is that object
+    with the account list added. ``scores``: one per post, to add the members to ``zkey``
+    (None: write the records only). ``record_keys``: one per post (None: no records).
+
+    The script pairs the i-th record key with the i-th post: a key missing for one post would
+    give the next post's record to it, so the keys are all or none.
     """
-    if record_keys is not None and len(record_keys) != len(posts):
-        raise ValueError(f"{len(record_keys)} record keys for {len(posts)} posts: one per post, or None")
-    args: list[Any] = [account_json, "1" if zadd else "0"]
-    for score, member, document in posts:
-        args += (score, member, document)
+    if record_keys is not None and len(record_keys) != len(members):
+        raise ValueError(f"{len(record_keys)} record keys for {len(members)} posts: one per post, or None")
+    if scores is not None and len(scores) != len(members):
+        raise ValueError(f"{len(scores)} scores for {len(members)} posts: one per post, or None")
+    if scores is None and record_keys is None:
+        raise ValueError("neither members to add (scores) nor records to write (record keys)")
+    if len(members) > MAX_POSTS:
+        raise ValueError(f"{len(members)} posts in one call: at most {MAX_POSTS}")
+    if scores is None:
+        args: list[Any] = [json.dumps(username), "0", *members]
+    else:
+        args = [json.dumps(username), "1", *members, *members]
+        args[2::2], args[3::2] = scores, members
     return Script(scripts.ADD_POSTS, [zkey, *(record_keys or ())], args)

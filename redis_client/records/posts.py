@@ -9,7 +9,6 @@ met under two accounts is one record listing both.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +20,9 @@ from ..core.add_posts import add_posts_call
 from ..core.errors import server_message
 from ..core.protocol import Op, Pipeline, Script
 from . import members
+
+#: Posts per ``ADD_POSTS`` call (a bigger group is split; ``add_posts.MAX_POSTS`` bounds it).
+RECORDS_PER_CALL = 1000
 
 
 @dataclass
@@ -37,15 +39,13 @@ class Written:
 def records_call(zkey: bytes | str, username: str, posts: Sequence[Any]) -> Script:
     """The ``ADD_POSTS`` call writing the records of ``posts`` (``members.parse`` results) of one
     account, in record-only mode; its result is the number of records created."""
-    account = json.dumps(username)
-    entries = [("", "", members.document(post, account)) for post in posts]
     record_keys = [keys.model_key(keys.POST_PREFIX, post.id) for post in posts]
-    return add_posts_call(zkey, account, entries, record_keys, zadd=False)
+    return add_posts_call(zkey, username, [members.body(post) for post in posts], None, record_keys)
 
 
 def write_records(batch: Sequence[tuple[bytes | str, str, Sequence[Any]]]) -> Op[Written]:
     """Write the records of several accounts' posts: one round trip, one ``ADD_POSTS`` call in
-    record-only mode per entry of ``batch``.
+    record-only mode per entry of ``batch`` (per ``RECORDS_PER_CALL`` posts of it).
 
     ``batch`` holds (posted_tweets key, username, parsed members). One script call per entry
     packs its posts into a single command: redis-py's per-command cost of pipelining
@@ -54,7 +54,11 @@ def write_records(batch: Sequence[tuple[bytes | str, str, Sequence[Any]]]) -> Op
     posts whose key holds another type are left out, with the reason.
     """
     written = Written()
-    groups = [(zkey, user, group) for zkey, user, group in batch if group]
+    groups = [
+        (zkey, user, group[i : i + RECORDS_PER_CALL])
+        for zkey, user, group in batch
+        for i in range(0, len(group), RECORDS_PER_CALL)
+    ]
     replies = yield Pipeline([records_call(zkey, user, group) for zkey, user, group in groups])
     for (zkey, user, group), reply in zip(groups, replies, strict=True):
         if not isinstance(reply, redis.ResponseError):

@@ -94,7 +94,7 @@ CALLS: list[tuple[str, tuple[Any, ...], list[Any]]] = [
     ("get_set", ("s",), [{b"v"}]),
     ("add_to_sorted_set", ("z", 1.5, "v"), [1]),
     ("get_sorted_set", ("z", 0, 5), [[b"v"]]),
-    ("add_user_post", ("alice", POST), [[1]]),
+    ("add_user_post", ("alice", POST), [1]),
     ("add_user_posts", ("alice", [POST]), [[1]]),
     ("get_user_posts", ("alice",), [[]]),
     ("get_user_posts_by_create_time", ("alice", 60), [[]]),

@@ -1,56 +1,44 @@
 #!lua
--- ADD_POSTS: the dual write of posts of one account (add_user_post[s]), or their records only
--- (the migration and the follower).
--- KEYS[1] = posted_tweets:{username}; KEYS[2..] = post record keys, one per post (none: legacy only).
--- ARGV[1] = JSON string of the username; ARGV[2] = '1' to ZADD the members, '0' to write the
--- records only (it never writes the sorted set); then per post: score, member, record JSON.
--- Returns the number of new sorted-set members (ZADD) or of new records. A key of the wrong
--- type fails the call before any write with ``WRONGTYPE {key} holds a ...``. The members go in
--- one ZADD and the new records in one JSON.MSET (JSON.SET each on a RedisJSON without it); a
--- record that exists only gains the account when missing; an id repeated in one call is
--- written once, with its first content.
-local zt = redis.call('TYPE', KEYS[1])['ok']
-if zt ~= 'zset' and zt ~= 'none' then
-  return redis.error_reply('WRONGTYPE ' .. KEYS[1] .. ' holds a ' .. zt .. ', not a sorted set')
-end
-local fresh = {}
-for i = 2, #KEYS do
-  local t = redis.call('TYPE', KEYS[i])['ok']
-  if t == 'none' then
-    fresh[i] = true
-  elseif t ~= 'ReJSON-RL' then
-    return redis.error_reply('WRONGTYPE ' .. KEYS[i] .. ' holds a ' .. t .. ', not a JSON record')
+-- ADD_POSTS: posts of one account, as sorted-set members and Post records (add_user_post[s]),
+-- or as records only (the migration and the follower: the sorted set is never written).
+-- KEYS[1] = posted_tweets:{username}; KEYS[2..] = the posts' record keys, one per post in
+-- ARGV's order (none: members only, on a server without the JSON and search modules).
+-- ARGV[1] = JSON string of the username; ARGV[2] = '1', then per post its score and member
+-- (ZADD them, and write the records), or '0', then per post its JSON object (records only).
+-- A new record is the post's JSON object (its member) with the account list added last:
+-- ', "accounts": [username]}'. A record that exists only gains the account when missing; a key
+-- repeated in one call is written once, with its first post. A key of the wrong type fails the
+-- call before any write: 'WRONGTYPE {key} holds a {type}, not a ...'.
+-- Returns the number of new members ('1') or of new records ('0').
+local zadd = ARGV[2] == '1'
+local step = zadd and 2 or 1
+local n = (#ARGV - 2) / step
+if zadd then
+  local t = redis.call('TYPE', KEYS[1])['ok']
+  if t ~= 'zset' and t ~= 'none' then
+    return redis.error_reply('WRONGTYPE ' .. KEYS[1] .. ' holds a ' .. t .. ', not a sorted set')
   end
 end
-local legacy = ARGV[2] == '1'
-local n = (#ARGV - 2) / 3
-local added = 0
-if legacy and n > 0 then
-  local scored = {}
-  for i = 0, n - 1 do
-    scored[2 * i + 1] = ARGV[3 + 3 * i]
-    scored[2 * i + 2] = ARGV[4 + 3 * i]
-  end
-  added = redis.call('ZADD', KEYS[1], unpack(scored))
-end
+local created = 0
 if #KEYS > 1 then
-  local new, seen, created = {}, {}, 0
-  for i = 0, n - 1 do
-    local key = KEYS[2 + i]
+  -- Which records exist: JSON.MGET answers nil for a missing key and for a key of another
+  -- type; JSON.MSET then refuses the latter, atomically, before writing anything.
+  local query = {}
+  for i = 1, n do query[i] = KEYS[i + 1] end
+  query[n + 1] = '$.accounts'
+  local found = redis.call('JSON.MGET', unpack(query))
+  local suffix = ', "accounts": [' .. ARGV[1] .. ']}'
+  local new, old, seen = {}, {}, {}
+  for i = 1, n do
+    local key = KEYS[i + 1]
     if not seen[key] then
       seen[key] = true
-      if fresh[2 + i] then
+      if found[i] then
+        old[#old + 1] = key
+      else
         new[#new + 1] = key
         new[#new + 1] = '$'
-        new[#new + 1] = ARGV[5 + 3 * i]
-        created = created + 1
-      else
-        local idx = redis.call('JSON.ARRINDEX', key, '$.accounts', ARGV[1])
-        if idx[1] == nil then
-          redis.call('JSON.SET', key, '$.accounts', '[' .. ARGV[1] .. ']')
-        elseif idx[1] == -1 then
-          redis.call('JSON.ARRAPPEND', key, '$.accounts', ARGV[1])
-        end
+        new[#new + 1] = string.sub(ARGV[2 + step * i], 1, -2) .. suffix
       end
     end
   end
@@ -58,10 +46,27 @@ if #KEYS > 1 then
     local done = redis.pcall('JSON.MSET', unpack(new))
     if type(done) == 'table' and done.err then
       for j = 1, #new, 3 do
+        local t = redis.call('TYPE', new[j])['ok']
+        if t ~= 'none' and t ~= 'ReJSON-RL' then
+          return redis.error_reply('WRONGTYPE ' .. new[j] .. ' holds a ' .. t .. ', not a JSON record')
+        end
+      end
+      for j = 1, #new, 3 do  -- a RedisJSON before 2.6 has no JSON.MSET
         redis.call('JSON.SET', new[j], '$', new[j + 2])
       end
     end
+    created = #new / 3
   end
-  if not legacy then added = created end
+  for _, key in ipairs(old) do
+    local idx = redis.call('JSON.ARRINDEX', key, '$.accounts', ARGV[1])
+    if idx[1] == nil then
+      redis.call('JSON.SET', key, '$.accounts', '[' .. ARGV[1] .. ']')
+    elseif idx[1] == -1 then
+      redis.call('JSON.ARRAPPEND', key, '$.accounts', ARGV[1])
+    end
+  end
 end
-return added
+if zadd and n > 0 then
+  return redis.call('ZADD', KEYS[1], unpack(ARGV, 3))
+end
+return created
