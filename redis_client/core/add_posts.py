@@ -10,7 +10,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from . import scripts
+from . import scripts, slots
 from .protocol import Script
 
 #: Most posts in one call: the script unpacks 3 values per post onto Lua's stack (8,000 at most).
@@ -47,3 +47,23 @@ def add_posts_call(
         args = [json.dumps(username), "1", *members, *members]
         args[2::2], args[3::2] = scores, members
     return Script(scripts.ADD_POSTS, [zkey, *(record_keys or ())], args)
+
+
+def in_slots(call: Script) -> tuple[Script | None, list[Script]]:
+    """An ``ADD_POSTS`` call split for a cluster, whose scripts may touch one slot only: the
+    members (with the sorted set's type check; None in record-only mode), then the records, one
+    call per slot of their keys. A record-only call's ``KEYS[1]`` (not read in that mode) is its
+    first record key, so that every key of the call lies in one slot."""
+    zkey, *record_keys = call.keys
+    name, mode, *rest = call.args
+    first = Script(call.script, [zkey], [name, "1", *rest]) if mode == "1" else None
+    members = rest[1::2] if mode == "1" else rest
+    by_slot: dict[int, list[int]] = {}
+    for i, key in enumerate(record_keys):
+        by_slot.setdefault(slots.slot_of(key), []).append(i)
+    records = []
+    for group in by_slot.values():
+        group_keys = [record_keys[i] for i in group]
+        group_args = [name, "0", *(members[i] for i in group)]
+        records.append(Script(call.script, [group_keys[0], *group_keys], group_args))
+    return first, records

@@ -13,10 +13,10 @@ from redis_client.models.post import Post
 
 from .. import translate
 from ..core import keys
-from ..core.add_posts import add_posts_call
+from ..core.add_posts import add_posts_call, in_slots
 from ..core.codec import post_member
 from ..core.errors import WriteConflictError, server_message
-from ..core.protocol import Call, Models, Op, Pipeline, Script
+from ..core.protocol import Call, Clustered, Models, Op, Pipeline, Script
 from ..records import members
 
 log = logging.getLogger("redis_client")
@@ -35,6 +35,9 @@ def add_user_post(username: str, post: Any) -> Op[None]:
     zkey = keys.posted_tweets(username)
     valid = members.validate(post)
     call = _batch_call(zkey, username, [valid], (yield Models()))
+    if (yield Clustered()):
+        yield from _in_slots([call])
+        return
     try:
         yield call
     except redis.ResponseError as exc:
@@ -56,12 +59,29 @@ def add_user_posts(username: str, posts: Iterable[Any]) -> Op[int]:
         _batch_call(zkey, username, valid[i : i + BATCH_SIZE], with_records)
         for i in range(0, len(valid), BATCH_SIZE)
     ]
-    results = yield Pipeline(calls)
+    if (yield Clustered()):
+        return (yield from _in_slots(calls))
+    return _added((yield Pipeline(calls)))
+
+
+def _added(results: Sequence[Any]) -> int:
+    """New members counted from ``ADD_POSTS`` replies; a type conflict raised."""
     added = 0
     for result in results:
         if isinstance(result, redis.ResponseError):
             raise write_conflict(result) or result
         added += int(result)
+    return added
+
+
+def _in_slots(calls: Sequence[Script]) -> Op[int]:
+    """On a cluster, where a post's member and its record lie in different slots: the members
+    first (one call per batch: the sorted set's slot), then the records (one call per slot).
+    Each call is atomic and can be repeated; a process killed between the two leaves members
+    without records, which ``redis-client sync`` writes."""
+    split = [in_slots(call) for call in calls]
+    added = _added((yield Pipeline([first for first, _ in split if first is not None])))
+    _added((yield Pipeline([record for _, records in split for record in records])))
     return added
 
 

@@ -15,10 +15,10 @@ from typing import Any
 
 import redis
 
-from ..core import keys
+from ..core import keys, slots
 from ..core.add_posts import add_posts_call
 from ..core.errors import server_message
-from ..core.protocol import Op, Pipeline, Script
+from ..core.protocol import Clustered, Op, Pipeline, Script
 from . import members
 
 #: Posts per ``ADD_POSTS`` call (a bigger group is split; ``add_posts.MAX_POSTS`` bounds it).
@@ -36,11 +36,21 @@ class Written:
     failed: list[tuple[bytes | str, Any, str]] = field(default_factory=list)
 
 
-def records_call(zkey: bytes | str, username: str, posts: Sequence[Any]) -> Script:
+def records_call(username: str, posts: Sequence[Any]) -> Script:
     """The ``ADD_POSTS`` call writing the records of ``posts`` (``members.parse`` results) of one
-    account, in record-only mode; its result is the number of records created."""
+    account, in record-only mode; its result is the number of records created. The sorted set
+    is not read in that mode: its place holds the first record key, so that posts of one slot
+    make a call a cluster runs."""
     record_keys = [keys.model_key(keys.POST_PREFIX, post.id) for post in posts]
-    return add_posts_call(zkey, username, [members.body(post) for post in posts], None, record_keys)
+    return add_posts_call(record_keys[0], username, [members.body(post) for post in posts], None, record_keys)
+
+
+def _by_slot(posts: Sequence[Any]) -> list[list[Any]]:
+    """``posts`` grouped by the hash slot of their record keys (a cluster's unit of a script)."""
+    groups: dict[int, list[Any]] = {}
+    for post in posts:
+        groups.setdefault(slots.slot_of(keys.model_key(keys.POST_PREFIX, post.id)), []).append(post)
+    return list(groups.values())
 
 
 def write_records(batch: Sequence[tuple[bytes | str, str, Sequence[Any]]]) -> Op[Written]:
@@ -59,12 +69,14 @@ def write_records(batch: Sequence[tuple[bytes | str, str, Sequence[Any]]]) -> Op
         for zkey, user, group in batch
         for i in range(0, len(group), RECORDS_PER_CALL)
     ]
-    replies = yield Pipeline([records_call(zkey, user, group) for zkey, user, group in groups])
+    if (yield Clustered()):  # a script's keys must lie in one slot: one call per slot
+        groups = [(zkey, user, part) for zkey, user, group in groups for part in _by_slot(group)]
+    replies = yield Pipeline([records_call(user, group) for _, user, group in groups])
     for (zkey, user, group), reply in zip(groups, replies, strict=True):
         if not isinstance(reply, redis.ResponseError):
             written.created += int(reply)
             continue
-        singles = yield Pipeline([records_call(zkey, user, [post]) for post in group])
+        singles = yield Pipeline([records_call(user, [post]) for post in group])
         for post, single in zip(group, singles, strict=True):
             if isinstance(single, redis.ResponseError):
                 written.failed.append((zkey, post, _failure(post, single)))

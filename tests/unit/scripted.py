@@ -6,7 +6,8 @@ driver does with the error a request got), a callable is called with the request
 result used. ``Models`` is answered by ``models`` without using a reply (True, False, or an
 exception to raise), ``Sleep`` and ``ForgetIndexes`` by None, and a ``Locked`` body is run in
 place. The topology requests (``Clustered``, ``Primaries``, ``Shards``, ``Indexes``) are answered
-from ``shards``: none (the default) is one server. A request with no reply left fails the test,
+from ``shards`` (none, the default, is one server) and recorded in ``driver.topology``, not in
+``driver.requests``. A request with no reply left fails the test,
 and so does a reply left unused (``driver.done()``).
 """
 
@@ -34,6 +35,9 @@ from redis_client.core.protocol import (
 
 T = TypeVar("T")
 
+#: Requests about the topology, answered from the driver's ``shards``.
+TOPOLOGY = (Clustered, Primaries, Shards, Indexes)
+
 
 class ScriptedDriver:
     def __init__(
@@ -47,6 +51,8 @@ class ScriptedDriver:
         self.models = models
         self.shards = shards or {}
         self.requests: list[Request] = []
+        #: The topology requests (answered from ``shards``, no reply used), in order.
+        self.topology: list[Request] = []
 
     def run(self, op: Op[T]) -> T:
         result: Any = None
@@ -56,7 +62,10 @@ class ScriptedDriver:
                 request = op.send(result) if error is None else op.throw(error)
             except StopIteration as stop:
                 return stop.value  # type: ignore[no-any-return]
-            self.requests.append(request)
+            if not isinstance(request, TOPOLOGY):  # local look-ups, recorded apart
+                self.requests.append(request)
+            else:
+                self.topology.append(request)
             result, error = None, None
             try:
                 result = self.answer(request)

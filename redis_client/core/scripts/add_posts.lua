@@ -1,8 +1,10 @@
 #!lua
 -- ADD_POSTS: posts of one account, as sorted-set members and Post records (add_user_post[s]),
 -- or as records only (the migration and the follower: the sorted set is never written).
--- KEYS[1] = posted_tweets:{username}; KEYS[2..] = the posts' record keys, one per post in
--- ARGV's order (none: members only, on a server without the JSON and search modules).
+-- KEYS[1] = posted_tweets:{username} (read in '1' mode only: a record-only call on a cluster
+-- passes its first record key, so that all its keys lie in one slot); KEYS[2..] = the posts'
+-- record keys, one per post in ARGV's order (none: members only, without the JSON and search
+-- modules, or on a cluster, whose records are written by other calls).
 -- ARGV[1] = JSON string of the username; ARGV[2] = '1', then per post its score and member
 -- (ZADD them, and write the records), or '0', then per post its JSON object (records only).
 -- A new record is the post's JSON object (its member) with the account list added last:
