@@ -148,8 +148,11 @@ def index_tag(name: str, index: str) -> str | None:
 
 
 def migration_state(name: str) -> str:
-    """Key of our own migration bookkeeping (checkpoints, reports)."""
-    return f"{MODEL_NAMESPACE}:migration:{name}"
+    """Key of our own migration bookkeeping (checkpoints, reports). ``name`` starts with the
+    migration's id, which is the key's hash tag: one migration's state lies in one slot, so a
+    checkpoint is committed in one transaction on a cluster too."""
+    migration_id, sep, rest = name.partition(":")
+    return f"{MODEL_NAMESPACE}:migration:{{{migration_id}}}{sep}{rest}"
 
 
 def schema_hash_key(index_name: str) -> str:

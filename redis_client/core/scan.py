@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,14 +19,48 @@ def pages(
     """``(cursor, keys)`` page by page with a sync client, until the scan is complete.
 
     ``cursor`` is the one that yields the page (0 for the first): the place to start again from
-    to read this page once more. A key is listed once per page even when SCAN repeats it.
+    to read this page once more. A key is listed once per page even when SCAN repeats it. On a
+    cluster the primaries are scanned one after the other (by name), and a cursor holds which
+    one: ``index * NODE_SPAN + its cursor``; it means the same only while the primaries are the
+    same (see :func:`topology`).
     """
+    if hasattr(client, "get_primaries"):  # a RedisCluster
+        nodes = sorted(client.get_primaries(), key=lambda node: node.name)
+        first, cursor = divmod(cursor, NODE_SPAN)
+        for index in range(first, len(nodes)):
+            plain = client.get_redis_connection(nodes[index])
+            for at, page in _node_pages(plain, match, count, key_type, cursor if index == first else 0):
+                yield index * NODE_SPAN + at, page
+        return
+    yield from _node_pages(client, match, count, key_type, cursor)
+
+
+#: A cluster cursor's share per primary (Redis's own cursors are below 2**64).
+NODE_SPAN = 2**64
+
+
+def _node_pages(
+    client: Any, match: str | None, count: int, key_type: str | None, cursor: int
+) -> Iterator[tuple[int, list[Any]]]:
     while True:
         next_cursor, page = client.scan(cursor, match=match, count=count, _type=key_type)
         yield cursor, list(dict.fromkeys(page))
         cursor = int(next_cursor)
         if cursor == 0:
             return
+
+
+def topology(client: Any) -> str:
+    """What a cluster cursor of :func:`pages` depends on: the primaries and the slots each
+    serves ('' on one server). A scan whose topology changed meanwhile is read again."""
+    if not hasattr(client, "get_primaries"):
+        return ""
+    owned: dict[str, list[int]] = {}
+    for slot, nodes in sorted(client.nodes_manager.slots_cache.items()):
+        if nodes:
+            owned.setdefault(nodes[0].name, []).append(int(slot))
+    text = ";".join(f"{name}={slots[0]}-{slots[-1]}/{len(slots)}" for name, slots in sorted(owned.items()))
+    return hashlib.sha1(text.encode()).hexdigest()[:16]
 
 
 def scan_all(match: str, count: int = SCAN_COUNT, key_type: str | None = None) -> Op[list[bytes]]:

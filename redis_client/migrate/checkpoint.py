@@ -1,7 +1,8 @@
 """Checkpoints in Redis, so that a run killed at any moment resumes where it stood.
 
 One checkpoint per (migration, partition): a hash ``...:checkpoint:{partition}`` with the SCAN
-cursor of the page being processed, the source key in progress and the offset inside it, and
+cursor of the page being processed (on a cluster, with the topology it holds for), the source
+key in progress and the offset inside it, and
 the step's counters; plus a set ``...:done:{partition}`` of the page's keys already finished.
 It is committed (MULTI/EXEC, one round trip) only after the batch it describes was written, so
 after a crash at most the last batch is written again, which the idempotent writes make
@@ -31,6 +32,8 @@ class Position:
     offset: int = 0
     #: The step finished this partition.
     done: bool = False
+    #: On a cluster, the primaries and their slots the cursor is about (``scan.topology``).
+    topology: str = ""
 
 
 class Checkpoint:
@@ -50,6 +53,7 @@ class Checkpoint:
             key=raw.get(b"key") or None,
             offset=int(data.get("offset") or 0),
             done=data.get("done") == "1",
+            topology=data.get("topology", ""),
         )
         counters = {name: int(data[name]) for name in COUNTERS if data.get(name)}
         return position, counters
@@ -99,6 +103,7 @@ class Checkpoint:
             "key": position.key or b"",
             "offset": position.offset,
             "done": "1" if position.done else "0",
+            "topology": position.topology,
             "updated_at": f"{time.time():.3f}",
         }
         fields.update(counters)

@@ -25,6 +25,9 @@ from .writer import BatchWriter, Job, WriteOutcome
 
 log = logging.getLogger("redis_client.migrate")
 
+#: Full scans at most in one run while the cluster keeps changing under it.
+RESCANS = 5
+
 
 class KeyMigration(abc.ABC):
     #: What one item is ("posts", "accounts"), for counters and progress.
@@ -52,6 +55,8 @@ class KeyMigration(abc.ABC):
         self.resume_at: dict[bytes, int] = {}
         self._finished: list[bytes] = []
         self._bad: list[tuple[str, BadEntry]] = []
+        #: On a cluster, the topology the scan's cursors are about (``scan.topology``).
+        self.topology = ""
 
     # --- what subclasses implement ---
 
@@ -93,7 +98,7 @@ class KeyMigration(abc.ABC):
         """
         job = Job(
             batch=self.take_batch(),
-            position=Position(cursor=self.cursor, key=key, offset=offset),
+            position=Position(cursor=self.cursor, key=key, offset=offset, topology=self.topology),
             counters=self.stats.counters(),
             finished=self._finished,
             bad=self._bad,
@@ -123,26 +128,53 @@ class KeyMigration(abc.ABC):
         desc = f"{self.migration_id}{' (dry run)' if self.dry_run else ''}"
         self._progress = self.ctx.progress(desc, total, self._shown, self.unit)
         try:
-            first = True
-            for cursor, page in scan.pages(self.client, match=self.pattern, cursor=position.cursor):
-                self.cursor = cursor
-                if not first:
-                    self.flush(new_page=True)  # the previous page is complete
-                first = False
-                self.process(self._not_done([k for k in page if self.ctx.holds(k)]))
-                self.resume_at.clear()
+            cursor = position.cursor
+            for _ in range(RESCANS):
+                self._scan(cursor)
+                if self._topology_now() == self.topology:
+                    break
+                # Slots moved or a primary failed over while the primaries were scanned one
+                # after the other: keys may have moved to one scanned already. Read it all again.
+                log.info("%s: the cluster changed during the scan: scanning once more", self.migration_id)
+                self.topology, self.cursor, cursor = self._topology_now(), 0, 0
+                self.flush(new_page=True)  # a run cut from here starts the new scan over
             self._finish()
         finally:
             self._close()
         return self.stats
+
+    def _scan(self, cursor: int) -> None:
+        first = True
+        for at, page in scan.pages(self.client, match=self.pattern, cursor=cursor):
+            self.cursor = at
+            if not first:
+                self.flush(new_page=True)  # the previous page is complete
+            first = False
+            self.process(self._not_done([k for k in page if self.ctx.holds(k)]))
+            self.resume_at.clear()
+
+    def _topology_now(self) -> str:
+        """The cluster's primaries and slots now (asked again: a failover or a slot move is seen
+        by the client only when a command meets it); '' on one server."""
+        manager = getattr(self.client, "nodes_manager", None)
+        if manager is not None:
+            manager.initialize()
+        return scan.topology(self.client)
 
     # --- internals ---
 
     def _start(self) -> Position | None:
         self._t0 = time.monotonic()
         if self.checkpoint is None:
+            self.topology = self._topology_now()
             return Position()
         position, counters = self.checkpoint.load()
+        self.topology = self._topology_now()
+        moved = position.topology != self.topology and bool(position.cursor or position.key)
+        if moved and not position.done:
+            log.info("%s: the cluster changed since the checkpoint: scanning it all", self.migration_id)
+            self.checkpoint.clear()
+            position, counters = Position(), {}
         self.stats.load_counters(counters)
         self._shown = self.stats.processed
         if position.done:

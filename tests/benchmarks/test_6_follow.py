@@ -266,7 +266,7 @@ def _reset(bench: Any) -> None:
     patterns = (
         keys.model_pattern(keys.POST_PREFIX),
         keys.escape_glob(keys.follower_state("")) + "*",
-        keys.escape_glob(keys.migration_state("")) + "*",
+        keys.escape_glob(f"{keys.MODEL_NAMESPACE}:migration:") + "*",
     )
     for pattern in patterns:
         batch: list[bytes] = []
