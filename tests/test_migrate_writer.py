@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import redis
 
+from redis_client.core import keys
 from redis_client.migrate.checkpoint import Checkpoint, Position
 from redis_client.migrate.writer import BatchWriter, Job, WriteOutcome
 from redis_client.records.bad import bad_item
@@ -55,7 +56,7 @@ def test_items_that_cannot_be_written_count_as_skipped(raw: redis.Redis, redis_d
     writer.close()
     counters = checkpoint.load()[1]
     assert counters["items"] == 2 and counters["skipped"] == 1 and counters["created"] == 2
-    assert raw.hlen("redis_client_om:migration:m:report") == 1
+    assert raw.hlen(keys.migration_report("m")) == 1 == raw.hlen("redis_client_om:migration:{m}:report")
 
 
 def test_an_empty_batch_still_commits(raw: redis.Redis, redis_db: Any) -> None:
