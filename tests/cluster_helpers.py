@@ -88,6 +88,8 @@ def legacy_dump(client: Any) -> dict[bytes, Any]:
         kind = kind.decode() if isinstance(kind, bytes) else kind
         if kind == "string":
             value: Any = client.get(key)
+        elif kind == "zset" and key.startswith(b"send_partnership:"):
+            value = client.zrange(key, 0, -1)  # scored with the time added: compared without
         elif kind == "zset":
             value = client.zrange(key, 0, -1, withscores=True)
         elif kind == "set":

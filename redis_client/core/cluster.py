@@ -9,6 +9,8 @@ its cluster pipelines, so a pipeline of the project is sent as one plain pipelin
 
 from __future__ import annotations
 
+import itertools
+import time
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +29,7 @@ from redis.exceptions import (
 )
 
 from . import durability, pools, retry
+from .errors import ServerUnavailableError
 from .protocol import Call, Script
 from .settings import RedisSettings
 
@@ -116,23 +119,21 @@ class Refresh:
     pause: float
 
 
-#: Rounds in which redirected calls are sent again before the error is raised.
-ROUNDS = 50
-
-
 def trips(
-    calls: Sequence[Call | Script], wait: Call | None, route: Any
+    calls: Sequence[Call | Script], wait: Call | None, route: Any, patience: float
 ) -> Generator[NodeTrip | Refresh, Any, list[Any]]:
     """The replies of ``calls`` sent as one pipeline per node (``route(call)``: its node's name
     now); the driver answers each :class:`NodeTrip` with the node's replies (``wait``'s last),
     or throws the connection error it got. Calls whose node answered ``MOVED``/``ASK``/
     ``TRYAGAIN``/``CLUSTERDOWN``, or could not be reached, are routed again after a
-    :class:`Refresh`, round after round (the driver's retry policy bounds the time). ``wait``'s
-    reply (last) is the smallest over the nodes."""
+    :class:`Refresh`, round after round for up to ``patience`` seconds (a primary's failover
+    takes seconds); then the last error is raised. ``wait``'s reply (last) is the smallest over
+    the nodes."""
     replies: list[Any] = [None] * len(calls)
     acknowledged: Any = None
     pending = list(range(len(calls)))
-    for attempt in range(ROUNDS):
+    deadline = time.monotonic() + patience
+    for attempt in itertools.count():
         groups: dict[str, list[int]] = {}
         for i in pending:
             groups.setdefault(route(calls[i]), []).append(i)
@@ -156,8 +157,14 @@ def trips(
                     replies[i] = reply
         if not again:
             return replies if wait is None else [*replies, acknowledged]
+        if time.monotonic() >= deadline:
+            assert last_error is not None
+            if isinstance(last_error, (ConnectionError, TimeoutError)):
+                raise ServerUnavailableError(
+                    f"a cluster node stayed unreachable for {patience:g}s (REDIS_STARTUP_WAIT): {last_error}"
+                ) from last_error
+            raise last_error
         pending = sorted(again)
-        yield Refresh(min(0.05 * 2**attempt, 0.5))
-    assert last_error is not None
-    raise last_error
+        yield Refresh(min(0.05 * 2 ** min(attempt, 4), 0.5))
+    raise AssertionError("unreachable")  # pragma: no cover
 

@@ -139,10 +139,13 @@ class SyncDriver:
             assert isinstance(request, (Call, Script, Pipeline))
             return durability.unwrap(request, self._pipeline(durability.calls_of(request), wait), c.settings)
         match request:
+            case Call() | Script() if c.clustered:  # routed and retried as a pipeline of one
+                (reply,) = self._spread([request], None, isinstance(request, Call) and request.text)
+                if isinstance(reply, Exception):
+                    raise reply
+                return reply
             case Script():
                 return self._send(c.client(), request)
-            case Call(node=str(node)) if c.clustered:
-                return self._send(c.node_client(node, request.text), request)
             case Call(text=text):
                 return self._send(c.client(text), request)
             case Pipeline(calls=calls, text=text):
@@ -188,7 +191,8 @@ class SyncDriver:
     def _spread(self, calls: Sequence[Call | Script], wait: Call | None, text: bool = False) -> list[Any]:
         """On a cluster: one pipeline per node (see ``cluster.trips``)."""
         client: Any = self.connector.client()
-        plan = cluster.trips(calls, wait, lambda call: cluster.node_of(client, call))
+        patience = self.connector.settings.startup_wait
+        plan = cluster.trips(calls, wait, lambda call: cluster.node_of(client, call), patience)
         reply: Any = None
         error: Exception | None = None
         while True:
@@ -254,11 +258,14 @@ class AsyncDriver:
             replies = await self._pipeline(durability.calls_of(request), wait)
             return durability.unwrap(request, replies, c.settings)
         match request:
+            case Call() | Script() if c.clustered:  # routed and retried as a pipeline of one
+                text = isinstance(request, Call) and request.text
+                (reply,) = await self._spread([request], None, text)
+                if isinstance(reply, Exception):
+                    raise reply
+                return reply
             case Script():
                 return await self._send(await c.async_client(), request)
-            case Call(node=str(node)) if c.clustered:
-                await c.async_client()
-                return await self._send(c.async_node_client(node, request.text), request)
             case Call(text=text):
                 return await self._send(await c.async_client(text), request)
             case Pipeline(calls=calls, text=text):
@@ -315,7 +322,8 @@ class AsyncDriver:
     ) -> list[Any]:
         """:meth:`SyncDriver._spread` for asyncio."""
         client = await self._cluster_client()
-        plan = cluster.trips(calls, wait, lambda call: cluster.node_of(client, call))
+        patience = self.connector.settings.startup_wait
+        plan = cluster.trips(calls, wait, lambda call: cluster.node_of(client, call), patience)
         reply: Any = None
         error: Exception | None = None
         while True:

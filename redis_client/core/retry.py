@@ -1,10 +1,10 @@
 """The retry policy of every pool: redis-py's ``Retry`` with exponential backoff, sync and asyncio.
 
-On one server a command is retried ``REDIS_RETRIES`` times. Behind Sentinel, or on a cluster,
-a failover takes seconds (the master must be seen down, then a replica promoted), so a command
-is retried until ``REDIS_STARTUP_WAIT`` has passed, each new connection asking the sentinels for
-the master (a cluster client reloads its slot map); then it raises
-:class:`ServerUnavailableError`.
+On one server a command is retried ``REDIS_RETRIES`` times. Behind Sentinel a failover takes
+seconds (the master must be seen down, then a replica promoted), so a command is retried until
+``REDIS_STARTUP_WAIT`` has passed, each new connection asking the sentinels for the master;
+then it raises :class:`ServerUnavailableError`. (On a cluster the drivers route and retry each
+request themselves: see ``cluster.trips``; redis-py's cluster client counts its retries.)
 """
 
 from __future__ import annotations
@@ -34,13 +34,13 @@ def backoff(settings: RedisSettings) -> ExponentialBackoff:
 
 
 def sync_retry(settings: RedisSettings) -> redis.retry.Retry:
-    if (settings.sentinels or settings.cluster) and settings.retries > 0:
+    if settings.sentinels and settings.retries > 0:
         return FailoverRetry(settings)
     return redis.retry.Retry(backoff(settings), settings.retries, RETRY_ON)
 
 
 def async_retry(settings: RedisSettings) -> redis.asyncio.retry.Retry:
-    if (settings.sentinels or settings.cluster) and settings.retries > 0:
+    if settings.sentinels and settings.retries > 0:
         return AsyncFailoverRetry(settings)
     return redis.asyncio.retry.Retry(backoff(settings), settings.retries, RETRY_ON)
 
@@ -58,7 +58,7 @@ class _Deadline:
     def check(self, deadline: float, error: Exception) -> None:
         if time.monotonic() >= deadline:
             raise ServerUnavailableError(
-                f"no master reachable for {self.where} within {self.seconds:g}s "
+                f"no master reachable at {self.where} for {self.seconds:g}s "
                 f"(REDIS_STARTUP_WAIT): {error or type(error).__name__}"
             ) from error
 
