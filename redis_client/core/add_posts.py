@@ -7,11 +7,11 @@ One place for the argument layout (see ``scripts/add_posts.lua``), shared by the
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
 from typing import Any
 
 from . import scripts, slots
-from .protocol import Script
+from .protocol import Owners, Request, Script
 
 #: Most posts in one call: the script unpacks 3 values per post onto Lua's stack (8,000 at most).
 MAX_POSTS = 2000
@@ -67,3 +67,32 @@ def in_slots(call: Script) -> tuple[Script | None, list[Script]]:
         group_args = [name, "0", *(members[i] for i in group)]
         records.append(Script(call.script, [group_keys[0], *group_keys], group_args))
     return first, records
+
+
+def add_records_call(username: str, members: Sequence[str], record_keys: Sequence[Any]) -> Script:
+    """The ``ADD_RECORDS`` call (a cluster's records of one account on one node: keys of several
+    slots): ``members``, each post's JSON object, and their record keys, one each."""
+    if len(record_keys) != len(members) or not members:
+        raise ValueError(f"{len(record_keys)} record keys for {len(members)} posts: one per post")
+    args: list[Any] = [json.dumps(username)]
+    for key, member in zip(record_keys, members, strict=True):
+        args += (key, member)
+    return Script(scripts.ADD_RECORDS, [record_keys[0]], args)
+
+
+#: Most records in one ``ADD_RECORDS`` call (bounds the time a node spends in one script).
+RECORDS_PER_NODE_CALL = 500
+
+
+def by_node(record_keys: Sequence[Any]) -> Generator[Request, Any, list[list[int]]]:
+    """The indexes of ``record_keys`` grouped by the node serving them now (an operation: asks
+    the driver), at most ``RECORDS_PER_NODE_CALL`` per group."""
+    owners = yield Owners(record_keys)
+    groups: dict[Any, list[int]] = {}
+    for i, node in enumerate(owners):
+        groups.setdefault(node, []).append(i)
+    return [
+        group[i : i + RECORDS_PER_NODE_CALL]
+        for group in groups.values()
+        for i in range(0, len(group), RECORDS_PER_NODE_CALL)
+    ]

@@ -85,6 +85,11 @@ def node_of(client: Any, call: Call | Script) -> str:
     return str(client.get_node_from_key(key_of(call)).name)
 
 
+def owners(client: Any, keys: Sequence[Any]) -> list[str]:
+    """The node serving each key's slot, by name, from the client's slot map (no I/O)."""
+    return [str(client.get_node_from_key(key).name) for key in keys]
+
+
 def primaries(client: Any) -> list[str]:
     """The primaries of the client's slot map, by name."""
     return sorted(node.name for node in client.get_primaries())

@@ -28,6 +28,7 @@ from .protocol import (
     Locked,
     Models,
     Op,
+    Owners,
     Pipeline,
     Primaries,
     Request,
@@ -156,6 +157,8 @@ class SyncDriver:
                 return cluster.primaries(c.client()) if c.clustered else [None]
             case Shards():
                 return cluster.shards(c.client()) if c.clustered else {}
+            case Owners(keys=owned):
+                return cluster.owners(c.client(), owned) if c.clustered else [None] * len(owned)
             case Indexes(name=name):
                 return c.index_names(name, cluster.primaries(c.client()) if c.clustered else [])
             case Models(require=require):
@@ -276,6 +279,9 @@ class AsyncDriver:
                 return cluster.primaries(await self._cluster_client()) if c.clustered else [None]
             case Shards():
                 return cluster.shards(await self._cluster_client()) if c.clustered else {}
+            case Owners(keys=owned):
+                nodes_of = cluster.owners(await self._cluster_client(), owned) if c.clustered else None
+                return nodes_of if nodes_of is not None else [None] * len(owned)
             case Indexes(name=name):
                 nodes = cluster.primaries(await self._cluster_client()) if c.clustered else []
                 return c.index_names(name, nodes)

@@ -104,6 +104,13 @@ class Shards:
 
 
 @dataclass(frozen=True, slots=True)
+class Owners:
+    """The node (``host:port``) serving each of ``keys`` now: ``None`` each on one server."""
+
+    keys: Sequence[Any]
+
+
+@dataclass(frozen=True, slots=True)
 class Indexes:
     """The index names to query for the index ``name``: ``[name]`` on one server; on a cluster
     without a search coordinator, one per primary (made ready by ``Models``), or None when the
@@ -114,7 +121,7 @@ class Indexes:
 
 Request: TypeAlias = (
     Call | Script | Pipeline | Sleep | Locked | Models | ForgetIndexes | Clustered | Primaries | Shards
-    | Indexes
+    | Owners | Indexes
 )
 
 

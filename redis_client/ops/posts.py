@@ -13,7 +13,7 @@ from redis_client.models.post import Post
 
 from .. import translate
 from ..core import keys
-from ..core.add_posts import add_posts_call, in_slots
+from ..core.add_posts import add_posts_call, add_records_call, by_node, in_slots
 from ..core.codec import post_member
 from ..core.errors import WriteConflictError, server_message
 from ..core.protocol import Call, Clustered, Models, Op, Pipeline, Script
@@ -36,7 +36,7 @@ def add_user_post(username: str, post: Any) -> Op[None]:
     valid = members.validate(post)
     call = _batch_call(zkey, username, [valid], (yield Models()))
     if (yield Clustered()):
-        yield from _in_slots([call])
+        yield from _in_slots(username, [call])
         return
     try:
         yield call
@@ -60,7 +60,7 @@ def add_user_posts(username: str, posts: Iterable[Any]) -> Op[int]:
         for i in range(0, len(valid), BATCH_SIZE)
     ]
     if (yield Clustered()):
-        return (yield from _in_slots(calls))
+        return (yield from _in_slots(username, calls))
     return _added((yield Pipeline(calls)))
 
 
@@ -74,15 +74,31 @@ def _added(results: Sequence[Any]) -> int:
     return added
 
 
-def _in_slots(calls: Sequence[Script]) -> Op[int]:
+def _in_slots(username: str, calls: Sequence[Script]) -> Op[int]:
     """On a cluster, where a post's member and its record lie in different slots: the members
-    first (one call per batch: the sorted set's slot), then the records (one call per slot).
-    Each call is atomic and can be repeated; a process killed between the two leaves members
-    without records, which ``redis-client sync`` writes."""
+    first (one call per batch, in the sorted set's slot), then the records (``ADD_RECORDS``: one
+    call per node, for keys of several slots; per slot when the slots moved meanwhile). Each
+    call is atomic and can be repeated; a process killed between the two leaves members without
+    records, which ``redis-client sync`` writes."""
     split = [in_slots(call) for call in calls]
     added = _added((yield Pipeline([first for first, _ in split if first is not None])))
-    _added((yield Pipeline([record for _, records in split for record in records])))
+    records = [record for _, per_slot in split for record in per_slot]
+    record_keys = [key for call in records for key in call.keys[1:]]
+    texts = [text for call in records for text in call.args[2:]]
+    groups = yield from by_node(record_keys)
+    replies = yield Pipeline([
+        add_records_call(username, [texts[i] for i in group], [record_keys[i] for i in group])
+        for group in groups
+    ])
+    if any(isinstance(r, redis.ResponseError) and not _conflict(r) for r in replies):
+        _added((yield Pipeline(records)))  # a slot moved under a node's call: one call per slot
+    else:
+        _added(replies)
     return added
+
+
+def _conflict(error: redis.ResponseError) -> bool:
+    return server_message(error).startswith("WRONGTYPE ")
 
 
 def _batch_call(zkey: str, username: str, batch: Sequence[Any], with_records: bool) -> Script:

@@ -15,8 +15,8 @@ from typing import Any
 
 import redis
 
-from ..core import keys, slots
-from ..core.add_posts import add_posts_call
+from ..core import keys
+from ..core.add_posts import add_posts_call, add_records_call, by_node
 from ..core.errors import server_message
 from ..core.protocol import Clustered, Op, Pipeline, Script
 from . import members
@@ -45,12 +45,11 @@ def records_call(username: str, posts: Sequence[Any]) -> Script:
     return add_posts_call(record_keys[0], username, [members.body(post) for post in posts], None, record_keys)
 
 
-def _by_slot(posts: Sequence[Any]) -> list[list[Any]]:
-    """``posts`` grouped by the hash slot of their record keys (a cluster's unit of a script)."""
-    groups: dict[int, list[Any]] = {}
-    for post in posts:
-        groups.setdefault(slots.slot_of(keys.model_key(keys.POST_PREFIX, post.id)), []).append(post)
-    return list(groups.values())
+def nodes_call(username: str, posts: Sequence[Any]) -> Script:
+    """On a cluster, the ``ADD_RECORDS`` call writing the records of ``posts`` of one account
+    that one node serves (keys of several slots)."""
+    record_keys = [keys.model_key(keys.POST_PREFIX, post.id) for post in posts]
+    return add_records_call(username, [members.body(post) for post in posts], record_keys)
 
 
 def write_records(batch: Sequence[tuple[bytes | str, str, Sequence[Any]]]) -> Op[Written]:
@@ -69,9 +68,18 @@ def write_records(batch: Sequence[tuple[bytes | str, str, Sequence[Any]]]) -> Op
         for zkey, user, group in batch
         for i in range(0, len(group), RECORDS_PER_CALL)
     ]
-    if (yield Clustered()):  # a script's keys must lie in one slot: one call per slot
-        groups = [(zkey, user, part) for zkey, user, group in groups for part in _by_slot(group)]
-    replies = yield Pipeline([records_call(user, group) for _, user, group in groups])
+    calls: list[Script]
+    if (yield Clustered()):  # keys of several slots: one ADD_RECORDS call per node
+        split: list[tuple[bytes | str, str, Sequence[Any]]] = []
+        for zkey, user, group in groups:
+            record_keys = [keys.model_key(keys.POST_PREFIX, post.id) for post in group]
+            for part in (yield from by_node(record_keys)):
+                split.append((zkey, user, [group[i] for i in part]))
+        groups = split
+        calls = [nodes_call(user, group) for _, user, group in groups]
+    else:
+        calls = [records_call(user, group) for _, user, group in groups]
+    replies = yield Pipeline(calls)
     for (zkey, user, group), reply in zip(groups, replies, strict=True):
         if not isinstance(reply, redis.ResponseError):
             written.created += int(reply)

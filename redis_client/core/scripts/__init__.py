@@ -39,6 +39,7 @@ def load(name: str) -> LuaScript:
 
 # The dual write and the classic methods.
 ADD_POSTS = load("add_posts")
+ADD_RECORDS = load("add_records")
 SET_ACTION_TIME = load("set_action_time")
 REMOVE_ACCOUNT = load("remove_account")
 SAVE_LINK = load("save_link")
@@ -55,6 +56,7 @@ FOLLOW_SET_FINGERPRINT = load("follow_set_fingerprint")
 #: Every script of the package.
 ALL: tuple[LuaScript, ...] = (
     ADD_POSTS,
+    ADD_RECORDS,
     SET_ACTION_TIME,
     REMOVE_ACCOUNT,
     SAVE_LINK,
