@@ -300,6 +300,11 @@ def _search_all(args: tuple[Any, ...]) -> Op[Any]:
         names = yield Indexes(args[1])
     if names == [args[1]]:
         return (yield Call("execute_command", args, text=True))
+    if any(str(a).upper() == "RETURN" for a in args[3:]):
+        raise QueryValueError(
+            "a projection (only(), values()) needs the search to return content, which the search "
+            "module of a cluster without a coordinator does not: query whole records"
+        )
     per_index, plan = fanout.shard_args(args, names)
     replies = yield Pipeline([Call("execute_command", a, text=True) for a in per_index], text=True)
     for reply in replies:

@@ -21,6 +21,7 @@ from redis_om import NotFoundError
 from redis_client import models
 from redis_client.aio import AsyncRedisDB
 from redis_client.core import slots
+from redis_client.core.errors import QueryValueError
 from redis_client.core.settings import RedisSettings, load_settings
 from redis_client.db import RedisDB
 from redis_client.embedded_cluster import EmbeddedCluster
@@ -160,3 +161,9 @@ def test_accounts_and_their_records_on_a_cluster(cluster_db: Any) -> None:
     assert cluster_db.get_account_last_action_time("alice", "last_create_post_time") == 99.0
     with pytest.raises(NotFoundError):  # no record until the migration or the follower writes it
         TwitterAccount.get("alice")
+
+
+def test_a_projection_is_refused_with_a_clear_error(cluster_db: Any) -> None:
+    cluster_db.add_user_post("alice", post(1, "alice"))
+    with pytest.raises(QueryValueError, match="projection"):
+        Post.find().only("id").all()
