@@ -244,29 +244,30 @@ class EmbeddedCluster:
         raise EmbeddedServerError(f"timed out after {timeout:g}s waiting for {what}")
 
 
+_clients: dict[tuple[str, int, int | None], redis.Redis[str]] = {}
+
+
 def _client(node: EmbeddedRedis) -> redis.Redis[str]:
-    return redis.Redis(node.host, node.port, decode_responses=True, socket_timeout=5)
+    """A client of ``node`` kept for its process (a restarted node gets a new one)."""
+    key = (node.host, node.port, node.pid)
+    found = _clients.get(key)
+    if found is None:
+        found = _clients[key] = redis.Redis(node.host, node.port, decode_responses=True, socket_timeout=5)
+    return found
 
 
 def _call(node: EmbeddedRedis, *command: Any) -> Any:
-    client = _client(node)
-    try:
-        reply = client.execute_command(*command)
-    finally:
-        client.close()
+    reply = _client(node).execute_command(*command)
     if command[:2] == ("CLUSTER", "INFO") and isinstance(reply, str):
         return dict(line.split(":", 1) for line in reply.splitlines() if ":" in line)
     return reply
 
 
 def _info(node: EmbeddedRedis) -> dict[str, Any]:
-    client = _client(node)
     try:
-        return dict(client.info("replication"))
+        return dict(_client(node).info("replication"))
     except redis.RedisError:
         return {}
-    finally:
-        client.close()
 
 
 def _nodes(node: EmbeddedRedis) -> list[str]:

@@ -78,11 +78,12 @@ def _plain(value: Any) -> Any:
 
 
 def legacy_dump(client: Any) -> dict[bytes, Any]:
-    """Each key outside the project's namespace with its type and value, read as other services
-    would (the same bytes on one server and on a cluster)."""
+    """Each key outside the project's namespace (and redis-om's record of applied migrations) with
+    its type and value, read as other services would (the same bytes on one server and on a
+    cluster)."""
     out: dict[bytes, Any] = {}
     for key in sorted(client.scan_iter(count=1000)):
-        if key.startswith(keys.MODEL_NAMESPACE.encode()):
+        if key.startswith(keys.MODEL_NAMESPACE.encode()) or key == keys.APPLIED_MIGRATIONS.encode():
             continue
         kind = client.type(key)
         kind = kind.decode() if isinstance(kind, bytes) else kind

@@ -11,6 +11,7 @@ import asyncio
 from collections.abc import Iterator
 from typing import Any
 
+import legacy_data
 import pytest
 import redis
 import redis.cluster
@@ -25,6 +26,7 @@ from redis_client.core.errors import QueryValueError
 from redis_client.core.settings import RedisSettings, load_settings
 from redis_client.db import RedisDB
 from redis_client.embedded_cluster import EmbeddedCluster
+from redis_client.migrate import commands
 from redis_client.models import Post, TwitterAccount
 
 
@@ -167,3 +169,19 @@ def test_a_projection_is_refused_with_a_clear_error(cluster_db: Any) -> None:
     cluster_db.add_user_post("alice", post(1, "alice"))
     with pytest.raises(QueryValueError, match="projection"):
         Post.find().only("id").all()
+
+
+def test_the_migration_covers_every_primary(cluster_db: Any, cluster_settings: RedisSettings) -> None:
+    client = redis.cluster.RedisCluster.from_url(cluster_settings.url or "")
+    seeded = legacy_data.seed(client, posts=3000, accounts=30)
+    before = legacy_dump(client)
+    result = commands.run(cluster_settings)
+    assert result.failed is None and result.applied == legacy_data.ALL_MIGRATIONS
+    assert commands.verify(cluster_settings).ok
+    legacy_data.assert_posts_exact(client, seeded)
+    assert set(legacy_data.account_records(client)) == seeded.valid_accounts
+    assert legacy_dump(client) == before, "no legacy key was modified"
+    again = commands.run(cluster_settings)
+    assert again.applied == [] and legacy_dump(client) == before
+    models.bind(RedisDB(cluster_settings))
+    assert Post.find().count() == len(seeded.post_accounts)

@@ -24,6 +24,7 @@ from redis.exceptions import (
     ClusterDownError,
     ConnectionError,
     MovedError,
+    ReadOnlyError,
     TimeoutError,
     TryAgainError,
 )
@@ -34,7 +35,9 @@ from .protocol import Call, Script
 from .settings import RedisSettings
 
 #: Replies after which a call is sent again through the cluster client (it follows them).
-REDIRECTED: tuple[type[Exception], ...] = (MovedError, AskError, TryAgainError, ClusterDownError)
+REDIRECTED: tuple[type[Exception], ...] = (
+    MovedError, AskError, TryAgainError, ClusterDownError, ReadOnlyError
+)
 
 
 def _kwargs(settings: RedisSettings, decode: bool) -> dict[str, Any]:
@@ -151,15 +154,18 @@ def trips(
                 last_error = exc
                 again += indexes
                 continue
-            if wait is not None:
-                ack = got.pop()
-                acknowledged = ack if acknowledged is None else durability.least(acknowledged, ack)
+            ack = got.pop() if wait is not None else None
+            moved = False
             for i, reply in zip(indexes, got, strict=True):
                 if redirected(reply):
-                    last_error = reply
+                    last_error, moved = reply, True
                     again.append(i)
                 else:
                     replies[i] = reply
+            # A node that redirected calls may be a replica now (its WAIT is an error): the calls
+            # it did not take are sent again elsewhere, each round trip with its own WAIT.
+            if wait is not None and not (moved and isinstance(ack, Exception)):
+                acknowledged = ack if acknowledged is None else durability.least(acknowledged, ack)
         if not again:
             return replies if wait is None else [*replies, acknowledged]
         if time.monotonic() >= deadline:
