@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from . import slots
 from .errors import InvalidArgumentError, InvalidUsernameError
 
 POSTED_TWEETS = "posted_tweets"
@@ -80,6 +81,12 @@ def created_tweet(function_name: str) -> str:
 def call_token(token: str) -> str:
     """Marks one call of a non-idempotent write as done, so its retries do not repeat it."""
     return f"{MODEL_NAMESPACE}:call:{token}"
+
+
+def posting_slot(username: str) -> str:
+    """The account's posting-slot reservation (``ops.pacing``): in the slot of its
+    ``posted_tweets`` key, which the reservation script reads, on a cluster and everywhere else."""
+    return slots.beside(posted_tweets(username), f"{MODEL_NAMESPACE}:posting:", username)
 
 
 def send_partnership(username: str) -> str:
