@@ -1,10 +1,11 @@
 """Pacing of an account's posts across agents: its posting slot, taken and given back atomically.
 
 The ``POSTING_RESERVE`` script decides on the server's clock who goes: the slot is free once
-``delay`` has passed since the account's newest post and since the last slot taken (the
-reservation key ``keys.posting_slot``); the caller that finds it free takes it, the others are
-told how long to wait and ask again. Waiters hold nothing. ``POSTING_RELEASE`` gives a slot back
-(only while it is still its taker's). No legacy key is written.
+``delay`` has passed since the account's newest post, and ``delay`` plus a small margin since the
+last slot taken (the reservation key ``keys.posting_slot``). The caller that finds it free takes
+it; the others are told how long to wait, and ask again. Waiters hold nothing.
+``POSTING_RELEASE`` gives a slot back (only while it is still its taker's). No legacy key is
+written.
 """
 
 from __future__ import annotations
@@ -60,6 +61,10 @@ def lifetime_ms(delay: float) -> int:
     return math.ceil(max(spacing(delay), MIN_LIFETIME) * 1000)
 
 
+def _us(seconds: float) -> int:
+    return math.ceil(seconds * 1_000_000)
+
+
 def reserve(username: str, delay: float, token: str) -> Op[float]:
     """One attempt: 0.0 when the slot is now ``token``'s, else the seconds to wait."""
     wait_us = yield Script(
@@ -80,10 +85,6 @@ def take(username: str, delay: float, token: str) -> Op[float]:
         yield Sleep(wait)
         waited += wait
     return waited
-
-
-def _us(seconds: float) -> int:
-    return math.ceil(seconds * 1_000_000)
 
 
 def release(username: str, token: str) -> Op[bool]:
