@@ -10,10 +10,12 @@ Importing never connects.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from contextlib import AbstractAsyncContextManager
 from typing import Any, TypeVar
 
 from redis_client.models.post import Post
 
+from . import posting
 from .core import readiness
 from .core.connector import shared
 from .core.drivers import arun
@@ -21,7 +23,6 @@ from .core.protocol import Op
 from .facade import Facade
 from .ops import accounts, values
 from .ops import posts as post_ops
-from .ops.delay import ensure_delay
 
 __all__ = ["AsyncRedisDB", "Post", "db", "ensure_delay_between_posts", "get_redis_db"]
 
@@ -37,6 +38,9 @@ class AsyncRedisDB(Facade):
 
     async def _arun(self, op: Op[T]) -> T:
         return await arun(self.connector, self._with_first_write(op))
+
+    async def _arun_pausing(self, op: Op[T]) -> T:
+        return await posting.arun_pausing(self.connector, self._with_first_write(op))
 
     @property
     def r(self) -> Any:
@@ -187,6 +191,16 @@ class AsyncRedisDB(Facade):
         retries of the call included."""
         await self._arun(accounts.save_tweet_link(function_name, tweet_id, self._link_token_ttl()))
 
+    # --- pacing ---
+
+    def posting_slot(self, username: str, delay: float | None = None) -> AbstractAsyncContextManager[float]:
+        """``async with db.posting_slot(username, delay) as waited:`` post in the block.
+
+        Waits until the account's next posting slot is free (``delay`` seconds, a random 5-10 min
+        when None, after its newest post and after the slot taken before), across every agent,
+        and takes it. An exception in the block gives the slot back. ``waited``: seconds waited.
+        """
+        return posting.aslot(self._arun_pausing, self._arun, username, delay)
 
 
 #: The shared instance; same server as ``redis_client.main.db`` (one connector).
@@ -199,6 +213,8 @@ def get_redis_db() -> AsyncRedisDB:
 
 
 async def ensure_delay_between_posts(username: str, delay: float | None = None) -> float:
-    """Sleep until ``delay`` seconds (random 5-10 min when None) passed since the account's newest
-    post; returns the seconds waited. The read is asynchronous: other tasks keep running."""
-    return await ensure_delay(db.connector, username, delay)
+    """Wait (``asyncio.sleep``: other tasks keep running) until the account may post: ``delay``
+    seconds (random 5-10 min when None) after its newest post and after the previous caller's
+    return, across every agent (``db.posting_slot``, kept); returns the seconds waited."""
+    async with db.posting_slot(username, delay) as waited:
+        return waited

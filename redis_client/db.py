@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from typing import Any, TypeVar
 
 from redis_client.models.post import Post
 
+from . import posting
 from .core import readiness
 from .core.capabilities import Capabilities
 from .core.drivers import SyncDriver
@@ -174,6 +176,17 @@ class RedisDB(Facade):
         """Append the tweet's link to ``created_tweet:{function_name}``: one entry per call,
         retries of the call included."""
         self._run(accounts.save_tweet_link(function_name, tweet_id, self._link_token_ttl()))
+
+    # --- pacing ---
+
+    def posting_slot(self, username: str, delay: float | None = None) -> AbstractContextManager[float]:
+        """``with db.posting_slot(username, delay) as waited:`` post in the block.
+
+        Waits until the account's next posting slot is free (``delay`` seconds, a random 5-10 min
+        when None, after its newest post and after the slot taken before), across every agent,
+        and takes it. An exception in the block gives the slot back. ``waited``: seconds waited.
+        """
+        return posting.slot(self._run, username, delay)
 
 
 def _models() -> Op[bool]:

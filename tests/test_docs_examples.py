@@ -121,7 +121,8 @@ def test_links_between_pages_resolve() -> None:
 def test_the_readme_is_a_front_page() -> None:
     readme = (ROOT / "README.md").read_text()
     assert len(readme.splitlines()) <= 250
-    for page in ("key-layout", "asyncio", "migrations", "follower", "performance", "architecture", "testing"):
+    for page in ("key-layout", "asyncio", "pacing", "migrations", "follower", "performance", "architecture",
+                 "testing"):
         assert f"(docs/{page}.md)" in readme
 
 

@@ -47,6 +47,7 @@ def test_classify_rules() -> None:
     assert classify("anything", "string")[0] == VALUE_PATTERN
     assert classify("anything", "list")[0] is None
     assert classify("redis_client_om:post:1", "ReJSON-RL")[0] is not None
+    assert classify(keys.posting_slot("alice"), "hash")[0] is not None  # docs/pacing.md
     assert classify(keys.schema_lock_key("idx"), "string")[0] is not None
 
 

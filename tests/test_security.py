@@ -109,6 +109,20 @@ def bot_settings(server: EmbeddedRedis, **overrides: Any) -> RedisSettings:
     return load_settings(**values)
 
 
+def take_posting_slot(db: Any, username: str) -> float:
+    """``with db.posting_slot(...)``, or ``async with`` on an :class:`AsyncBridge`: the seconds waited."""
+    slot = db.posting_slot(username, 0)
+    if not hasattr(slot, "__aenter__"):
+        with slot as waited:
+            return float(waited)
+
+    async def use() -> float:
+        async with slot as waited:
+            return float(waited)
+
+    return float(db.run(use()))
+
+
 def exercise_everything(db: Any) -> None:
     """Every RedisDB method and a model query, as an ACL-restricted user would run them."""
     post = {"id": "9001", "text": "hello over acl", "sender_username": "alice",
@@ -126,6 +140,7 @@ def exercise_everything(db: Any) -> None:
     db.add_send_partnership("alice", "partner-1")
     assert db.get_send_partnership("alice") == ["partner-1"]
     db.save_tweet_link("create_tweet", "77")
+    assert take_posting_slot(db, "alice") == 0.0
     assert db.get_function_variables()
     db.set("app:value", {"a": [1, 2]})
     db.setex("app:ttl", {"b": 1}, 60)

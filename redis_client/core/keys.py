@@ -84,6 +84,12 @@ def call_token(token: str, beside: str) -> str:
     return slots.beside(beside, f"{MODEL_NAMESPACE}:call:", token)
 
 
+def posting_slot(username: str) -> str:
+    """The account's posting-slot reservation (``ops.pacing``): in the slot of its
+    ``posted_tweets`` key, which the reservation script reads, on a cluster and everywhere else."""
+    return slots.beside(posted_tweets(username), f"{MODEL_NAMESPACE}:posting:", username)
+
+
 def send_partnership(username: str) -> str:
     return f"{SEND_PARTNERSHIP}:{check_username(username)}"
 

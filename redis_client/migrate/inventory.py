@@ -63,6 +63,8 @@ def _patterns() -> list[Pattern]:
                 _prefix(f"{ns}:schema")),
         Pattern(f"{ns}:schema-lock:{{index}} (index rebuild locks)", ("string",),
                 _prefix(f"{ns}:schema-lock")),
+        Pattern(f"{ns}:posting:{{<tag>}}{{username}} (posting slots)", ("hash",),
+                _prefix(f"{ns}:posting")),
         Pattern(f"{keys.APPLIED_MIGRATIONS} (redis-om)", ("set",),
                 _exact(keys.APPLIED_MIGRATIONS)),
     ]

@@ -26,6 +26,8 @@ SYNC_ONLY = {"capabilities"}
 ASYNC_ONLY = {"aclose", "__aenter__", "__aexit__"}
 #: Plain methods on both: ``db.r`` (a property), and item assignment (a TypeError on AsyncRedisDB).
 NOT_COROUTINES = {"r", "__setitem__", "__delitem__"}
+#: A context manager on ``RedisDB``, an async one on ``AsyncRedisDB`` (tested below).
+CONTEXT_MANAGERS = {"posting_slot"}
 
 
 #: Dunder methods that are part of the API.
@@ -40,7 +42,7 @@ def test_both_facades_have_the_same_methods() -> None:
     assert methods(RedisDB) - SYNC_ONLY == methods(AsyncRedisDB) - ASYNC_ONLY
 
 
-@pytest.mark.parametrize("name", sorted(methods(RedisDB) - SYNC_ONLY - NOT_COROUTINES))
+@pytest.mark.parametrize("name", sorted(methods(RedisDB) - SYNC_ONLY - NOT_COROUTINES - CONTEXT_MANAGERS))
 def test_each_async_method_is_the_sync_one_as_a_coroutine(name: str) -> None:
     sync, coro = getattr(RedisDB, name), getattr(AsyncRedisDB, name)
     assert not inspect.iscoroutinefunction(sync) and inspect.iscoroutinefunction(coro)
@@ -72,6 +74,9 @@ class ScriptedAsyncRedisDB(AsyncRedisDB):
         self.driver = ScriptedDriver()
 
     async def _arun(self, op: Op[T]) -> T:
+        return self.driver.run(op)
+
+    async def _arun_pausing(self, op: Op[T]) -> T:
         return self.driver.run(op)
 
 
@@ -113,7 +118,8 @@ CALLS: list[tuple[str, tuple[Any, ...], list[Any]]] = [
 def test_every_method_is_called_once_below() -> None:
     # wait_for_redis makes no request; remove_account's requests: test_ops_accounts.
     untested = {"wait_for_redis", "remove_account"}
-    assert {name for name, _, _ in CALLS} == methods(RedisDB) - SYNC_ONLY - NOT_COROUTINES - untested
+    tested = methods(RedisDB) - SYNC_ONLY - NOT_COROUTINES - CONTEXT_MANAGERS - untested
+    assert {name for name, _, _ in CALLS} == tested
 
 
 def _comparable(request: Any) -> Any:
@@ -148,3 +154,44 @@ def test_item_assignment_is_the_sync_facades_only() -> None:
         coro["k"] = 1
     with pytest.raises(TypeError, match="await db.delete"):
         del coro["k"]
+
+
+# --- posting_slot: ``with`` on RedisDB, ``async with`` on AsyncRedisDB ---
+
+
+def test_posting_slot_has_the_same_arguments_on_both() -> None:
+    sync, coro = inspect.signature(RedisDB.posting_slot), inspect.signature(AsyncRedisDB.posting_slot)
+    assert [(p.name, p.kind, p.default) for p in sync.parameters.values()] == [
+        (p.name, p.kind, p.default) for p in coro.parameters.values()
+    ]
+    assert RedisDB.posting_slot.__doc__ == AsyncRedisDB.posting_slot.__doc__.replace("async with", "with")
+
+
+def _post_fails_in_slot(db: Any) -> float:
+    with pytest.raises(RuntimeError, match="post failed"), db.posting_slot("alice", 2) as waited:
+        raise RuntimeError("post failed")
+    return float(waited)
+
+
+async def _apost_fails_in_slot(db: Any) -> float:
+    with pytest.raises(RuntimeError, match="post failed"):
+        async with db.posting_slot("alice", 2) as waited:
+            raise RuntimeError("post failed")
+    return float(waited)
+
+
+def _tokenless(request: Any) -> Any:
+    assert isinstance(request, Script)
+    return (request.script.name, list(request.keys), [a for a in request.args if not isinstance(a, str)])
+
+
+def test_posting_slot_makes_the_same_requests_on_both() -> None:
+    # Told to wait 1.5 s, then the slot; the block fails: the slot is given back.
+    sync, coro = ScriptedRedisDB(), ScriptedAsyncRedisDB()
+    for db in (sync, coro):
+        db.driver.replies.extend([1_500_000, 0, 1])
+    assert _post_fails_in_slot(sync) == asyncio.run(_apost_fails_in_slot(coro)) == 1.5
+    assert [type(r).__name__ for r in sync.driver.requests] == ["Script", "Sleep", "Script", "Script"]
+    assert [_tokenless(r) for r in sync.driver.sent()] == [_tokenless(r) for r in coro.driver.sent()]
+    sync.driver.done()
+    coro.driver.done()

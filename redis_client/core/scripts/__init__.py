@@ -52,6 +52,10 @@ FOLLOW_READ = load("follow_read")
 FOLLOW_UNLINK_POSTS = load("follow_unlink_posts")
 FOLLOW_DROP_ACCOUNT = load("follow_drop_account")
 FOLLOW_SET_FINGERPRINT = load("follow_set_fingerprint")
+# Pacing (``ops.pacing``): an account's posting slot, on the server's clock. posted_tweets keys
+# are only read.
+POSTING_RESERVE = load("posting_reserve")
+POSTING_RELEASE = load("posting_release")
 
 #: Every script of the package.
 ALL: tuple[LuaScript, ...] = (
@@ -66,4 +70,6 @@ ALL: tuple[LuaScript, ...] = (
     FOLLOW_UNLINK_POSTS,
     FOLLOW_DROP_ACCOUNT,
     FOLLOW_SET_FINGERPRINT,
+    POSTING_RESERVE,
+    POSTING_RELEASE,
 )
