@@ -185,3 +185,13 @@ def test_the_migration_covers_every_primary(cluster_db: Any, cluster_settings: R
     assert again.applied == [] and legacy_dump(client) == before
     models.bind(RedisDB(cluster_settings))
     assert Post.find().count() == len(seeded.post_accounts)
+
+
+def test_pacing_on_a_cluster_keeps_its_reservation_in_the_posts_slot(cluster_db: Any) -> None:
+    user = "{pa}cer"
+    cluster_db.add_user_post(user, post(1, user))
+    with RedisDB(cluster_db.settings).posting_slot(user, 0.0):
+        pass
+    reservations = list(cluster_db.r.scan_iter(match=b"redis_client_om:posting:*", count=1000))
+    assert len(reservations) == 1
+    assert slots.slot_of(reservations[0]) == slots.slot_of(f"posted_tweets:{user}")
