@@ -51,6 +51,10 @@ FOLLOW_READ = load("follow_read")
 FOLLOW_UNLINK_POSTS = load("follow_unlink_posts")
 FOLLOW_DROP_ACCOUNT = load("follow_drop_account")
 FOLLOW_SET_FINGERPRINT = load("follow_set_fingerprint")
+# The follower on a cluster: the record-only steps of FOLLOW_UNLINK_POSTS and FOLLOW_DROP_ACCOUNT
+# (a record and its legacy key lie in different slots there).
+FOLLOW_UNLINK_RECORDS = load("follow_unlink_records")
+FOLLOW_DROP_RECORD = load("follow_drop_record")
 
 #: Every script of the package.
 ALL: tuple[LuaScript, ...] = (
@@ -64,4 +68,6 @@ ALL: tuple[LuaScript, ...] = (
     FOLLOW_UNLINK_POSTS,
     FOLLOW_DROP_ACCOUNT,
     FOLLOW_SET_FINGERPRINT,
+    FOLLOW_UNLINK_RECORDS,
+    FOLLOW_DROP_RECORD,
 )
