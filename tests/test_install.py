@@ -39,9 +39,10 @@ db.add_user_post(42)
 
 #: Every Lua script of ``redis_client.core.scripts`` (package data: the wheel must hold the files).
 SCRIPTS = [
-    "add_posts", "add_records", "follow_drop_account", "follow_read", "follow_set_fingerprint",
-    "follow_unlink_posts", "merge_record", "posting_release", "posting_reserve", "remove_account",
-    "save_link", "set_action_time", "upsert_account",
+    "add_posts", "add_records", "follow_drop_account", "follow_drop_record", "follow_read",
+    "follow_set_fingerprint", "follow_unlink_posts", "follow_unlink_records", "merge_record",
+    "posting_release", "posting_reserve", "remove_account", "save_link", "set_action_time",
+    "upsert_account",
 ]
 
 

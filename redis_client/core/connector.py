@@ -11,6 +11,7 @@ connects at construction; the first client of a process (or loop) waits for the 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import threading
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import redis
 import redis.asyncio
+from redis.exceptions import RedisClusterException
 
 from . import cluster, pools, readiness
 from .capabilities import Capabilities
@@ -124,9 +126,21 @@ class Connector:
         return self.settings.cluster
 
     def node_client(self, node: str, text: bool = False) -> redis.Redis[Any]:
-        """On a cluster, a client of one node (``host:port``), on redis-py's pool for that node."""
+        """On a cluster, a client of one node (``host:port``), on redis-py's pool for that node.
+
+        Calls are routed by the bytes client's slot map: a node this client does not know (the
+        text client's map is older: a replica promoted since) makes it reload its map. A node
+        no longer in the cluster (a call routed before a failover) raises ``ConnectionError``:
+        the drivers route the call again."""
         client: Any = self.client(text)
-        return client.get_redis_connection(client.get_node(node_name=node))  # type: ignore[no-any-return]
+        found = client.get_node(node_name=node)
+        if found is None:
+            with contextlib.suppress(RedisClusterException, redis.RedisError):
+                client.nodes_manager.initialize()
+            found = client.get_node(node_name=node)
+        if found is None:
+            raise redis.ConnectionError(f"the node {node} is not in the cluster's slot map")
+        return client.get_redis_connection(found)  # type: ignore[no-any-return]
 
     def script(self, script: LuaScript) -> SyncScript:
         """A script of ``redis_client.core.scripts`` as redis-py's ``Script``, on the bytes client."""

@@ -5,7 +5,8 @@ A changed account is read whole (``redis_client.records.accounts.read_accounts``
 ``UPSERT_ACCOUNT``, the migration's own rule: a missing record is created, metadata refreshed
 when it differs, action times only moved forward; a record that matches is not written. Tokens
 are never copied (``translate.account_record`` drops them). An account whose ``twitter_data``
-key is gone loses its record (``FOLLOW_DROP_ACCOUNT``, which checks again atomically).
+key is gone loses its record (``removals.drop_accounts``: on one server atomically with a last
+check of the key; on a cluster the record first, then the key checked again).
 A deleted action-time key changes nothing: times never move back.
 """
 
@@ -14,15 +15,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator, Sequence
 
-import redis
-
-from ..core import keys, scripts
+from ..core import keys
 from ..core.connector import Connector
 from ..core.drivers import SyncDriver
-from ..core.errors import InvalidUsernameError, server_message
-from ..core.protocol import Call, Pipeline, Script
+from ..core.errors import InvalidUsernameError
+from ..core.protocol import Call, Pipeline
 from ..core.scan import pages
 from ..records.accounts import CREATED, UPDATED, read_accounts, upsert
+from . import removals
 from .report import Reporter
 from .stats import Counts
 
@@ -51,20 +51,24 @@ class AccountSync:
             self._chunk(names[start : start + CHUNK], counts)
         return counts
 
-    def _chunk(self, usernames: Sequence[str], counts: Counts) -> None:
+    def _chunk(self, usernames: Sequence[str], counts: Counts, again: bool = True) -> None:
         data_keys = [keys.twitter_data(u).encode("utf-8", "surrogateescape") for u in usernames]
         missing: list[bytes] = []
         # The reporter gets the key and the reason, never a value: twitter_data holds tokens.
         accounts = self.driver.run(read_accounts(data_keys, self.reporter.key, missing))
-        if missing:  # FOLLOW_DROP_ACCOUNT checks again that the key is gone, atomically
+        if missing:
             gone = set(missing)
-            calls = [_drop_call(u) for u, k in zip(usernames, data_keys, strict=True) if k in gone]
-            for reply in self.driver.perform(Pipeline(calls)):
-                if isinstance(reply, redis.ResponseError):
-                    log.warning("cannot remove an account record: %s", server_message(reply))
+            names = [u for u, k in zip(usernames, data_keys, strict=True) if k in gone]
+            back = []
+            for username, dropped in zip(names, self.driver.run(removals.drop_accounts(names)), strict=True):
+                if dropped.error is not None:
+                    log.warning("cannot remove an account record: %s", dropped.error)
                     counts.failed += 1
-                else:
-                    counts.accounts_removed += int(reply)
+                counts.accounts_removed += dropped.removed
+                if dropped.back:
+                    back.append(username)
+            if back and again:  # on a cluster: written again while its record was dropped
+                self._chunk(back, counts, again=False)
         if not accounts:
             return
         for account, done in zip(accounts, self.driver.run(upsert(accounts)), strict=True):
@@ -93,8 +97,3 @@ class AccountSync:
             names = [n for n in (keys.username_of(k, record_prefix) for k in page) if n is not None]
             exists = self.driver.perform(Pipeline([Call("exists", (keys.twitter_data(n),)) for n in names]))
             yield [n for n, found in zip(names, exists, strict=True) if found == 0]
-
-
-def _drop_call(username: str) -> Script:
-    record = keys.model_key(keys.ACCOUNT_PREFIX, username)
-    return Script(scripts.FOLLOW_DROP_ACCOUNT, [keys.twitter_data(username), record], [])

@@ -98,10 +98,12 @@ def enable_notifications(client: redis.Redis[Any], configure: bool) -> Setup:
     return Setup(True)
 
 
-def patterns(database: int) -> list[str]:
-    """The PSUBSCRIBE patterns: every followed prefix, and the probe key."""
+def patterns(database: int, cluster: bool = False) -> list[str]:
+    """The PSUBSCRIBE patterns: every followed prefix, and the probe key (on a cluster, the probe
+    keys of every primary: ``redis_client_om:follow:probe{<tag>}``; one list for every node)."""
     out = [keys.keyspace_pattern(database, keys.prefix_pattern(p)) for p in keys.FOLLOWED_PREFIXES]
-    return out + [keys.keyspace_pattern(database, keys.escape_glob(keys.FOLLOW_PROBE))]
+    probe = keys.escape_glob(keys.FOLLOW_PROBE) + ("{*}" if cluster else "")
+    return out + [keys.keyspace_pattern(database, probe)]
 
 
 class Listener(threading.Thread):
@@ -109,7 +111,8 @@ class Listener(threading.Thread):
 
     ``on_subscribed`` is called after each (re)subscription (redis-py subscribes again by itself
     when it reconnects); ``refused`` holds why the server refused the subscription (an ACL
-    without the channel), after which the thread ends.
+    without the channel), after which the thread ends. ``probe_key`` is the probe key whose
+    notifications it collects (on a cluster, its primary's; it may be changed while it runs).
     """
 
     def __init__(
@@ -119,11 +122,13 @@ class Listener(threading.Thread):
         pending: Pending,
         stats: FollowStats,
         on_subscribed: Callable[[], None],
+        probe_key: str = keys.FOLLOW_PROBE,
+        cluster: bool = False,
     ) -> None:
         super().__init__(name="redis-client-follow-listener", daemon=True)
         self.client = client
         self.prefix = keys.keyspace_prefix(database).encode()
-        self.patterns = patterns(database)
+        self.patterns = patterns(database, cluster)
         self.pending = pending
         self.stats = stats
         self.on_subscribed = on_subscribed
@@ -132,40 +137,48 @@ class Listener(threading.Thread):
         self.probe_events: set[str] = set()
         self.probe_seen = threading.Event()
         self.refused: str | None = None
+        #: Set once subscribed (or refused); ``failing`` while its connection is lost.
+        self.subscribed = threading.Event()
+        self.failing = False
         self._posts = f"{keys.POSTED_TWEETS}:".encode()
         self._data = f"{keys.TWITTER_DATA}:".encode()
         self._times = tuple(f"{a}:".encode() for a in keys.ACTION_TYPES)
-        self._probe = keys.FOLLOW_PROBE.encode()
+        self.probe_key = probe_key.encode()
 
     def run(self) -> None:
         pubsub = self.client.pubsub()
-        failing = False
+        asked = False
         try:
-            pubsub.psubscribe(*self.patterns)
             while not self.stop.is_set():
                 try:
+                    if not asked:  # redis-py subscribes again by itself after a reconnection
+                        pubsub.psubscribe(*self.patterns)
+                        asked = True
                     message = pubsub.get_message(timeout=1.0)
                 except (redis.ConnectionError, redis.TimeoutError) as exc:
-                    if not failing:
+                    if not self.failing:
                         log.warning("notifications: connection lost (%s); reconnecting", type(exc).__name__)
-                        failing = True
+                        self.failing = True
                     self.stop.wait(0.5)
                     continue
                 except redis.ResponseError as exc:
                     self.refused = server_message(exc)
                     log.warning("notifications: subscription refused (%s)", self.refused)
+                    self.subscribed.set()
                     self.on_subscribed()  # the follower sees the refusal and polls instead
                     return
                 if message is None:
                     continue
-                failing = False
+                self.failing = False
                 self._handle(message)
         except redis.ResponseError as exc:
             self.refused = server_message(exc)
+            self.subscribed.set()
             self.on_subscribed()
         except Exception:  # noqa: BLE001 - never die silently: the follower falls back to polling
             log.exception("notifications: listener failed")
             self.refused = "listener failed"
+            self.subscribed.set()
             self.on_subscribed()
         finally:
             with contextlib.suppress(Exception):  # closing a broken connection
@@ -175,6 +188,7 @@ class Listener(threading.Thread):
         kind = message.get("type")
         if kind == "psubscribe":
             if int(message.get("data") or 0) == len(self.patterns):  # the last pattern confirmed
+                self.subscribed.set()
                 self.on_subscribed()
             return
         if kind != "pmessage":
@@ -193,7 +207,7 @@ class Listener(threading.Thread):
             username = _username(key)
             if username is not None:
                 self.pending.account(username, now)
-        elif key == self._probe:
+        elif key == self.probe_key:
             self.probe_events.add(event)
             self.probe_seen.set()
 

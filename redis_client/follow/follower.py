@@ -4,7 +4,9 @@ One loop per process: take the lease (or stand by), subscribe to keyspace notifi
 them on where the server allows it), reconcile what changed while nobody followed (a pass), then
 bring each batch of notified keys in step, with a pass every ``interval`` (``fallback_interval``
 when notifications do not arrive) and a full pass every ``full_interval``. A lost connection or
-a server restart is ridden out: wait for the server, subscribe again, pass again. It never
+a server restart is ridden out: wait for the server, subscribe again, pass again. On a Redis
+Cluster it subscribes on every primary and follows failovers and slot moves (``nodes``), and
+its passes scan every primary. It never
 writes a legacy key: posts go through ``posts.PostSync``, accounts through
 ``accounts.AccountSync``, and the rest of what it writes is under ``redis_client_om:follow:``.
 """
@@ -19,15 +21,16 @@ from dataclasses import dataclass
 from typing import Any
 
 import redis
+from redis.exceptions import RedisClusterException
 
 from redis_client import models  # noqa: F401 - registers the model indexes that the records need
 
-from ..core import keys, scripts
+from ..core import scripts
 from ..core.connector import Connector
 from ..core.drivers import SyncDriver
 from ..core.errors import FollowerStoppedError, ServerUnavailableError, server_message
 from ..core.settings import RedisSettings
-from . import events, linked, passes
+from . import events, linked, nodes, passes
 from .accounts import AccountSync
 from .batches import BatchRunner
 from .lease import Lease
@@ -39,13 +42,17 @@ from .stats import Counts, FollowStats, log_line
 
 log = logging.getLogger("redis_client.follow")
 
-#: Errors after which the follower waits for the server and starts over (never fatal once running).
-OUTAGE: tuple[type[Exception], ...] = (redis.ConnectionError, redis.TimeoutError, ServerUnavailableError)
+#: Errors after which the follower waits for the server and starts over (never fatal once running);
+#: redis-py's cluster client raises ``RedisClusterException`` when no node of the cluster answers.
+OUTAGE: tuple[type[Exception], ...] = (
+    redis.ConnectionError, redis.TimeoutError, ServerUnavailableError, RedisClusterException
+)
 #: Times one ``reconcile()`` reads a key before calling it not in step (it keeps changing).
 ONCE_RETRIES = 6
 #: The scripts the batches run, loaded when the follower connects.
 PRELOADED = (scripts.ADD_POSTS, scripts.UPSERT_ACCOUNT, scripts.FOLLOW_READ, scripts.FOLLOW_UNLINK_POSTS,
-             scripts.FOLLOW_DROP_ACCOUNT, scripts.FOLLOW_SET_FINGERPRINT)
+             scripts.FOLLOW_DROP_ACCOUNT, scripts.FOLLOW_SET_FINGERPRINT, scripts.FOLLOW_UNLINK_RECORDS,
+             scripts.FOLLOW_DROP_RECORD)
 
 
 class _Stopped(Exception):
@@ -72,7 +79,8 @@ class PassResult:
 
 
 class Follower:
-    """Follows the legacy keys of one server; ``run(stop)`` in a thread, a process or an actor.
+    """Follows the legacy keys of one server, or of every primary of a cluster; ``run(stop)`` in a
+    thread, a process or an actor.
 
     ``ready`` is set once the records are in step after the follower (re)started leading;
     ``leading`` while it holds the lease; ``stats`` has the counters, ``mode`` what it does.
@@ -228,14 +236,12 @@ class Follower:
         assert runner is not None
         self.leading.set()
         self.ready.clear()
-        listener = events.Listener(
-            self.connector.client(), self.connector.database, self.pending, self.stats, self._resubscribed.set
-        )
-        listener.start()
+        listeners = nodes.Listeners(self.connector, self.pending, self.stats, self._resubscribed.set)
         try:
-            self._resubscribed.wait(self.options.probe_timeout)
+            listeners.start()
+            listeners.wait_subscribed(self.options.probe_timeout)
             self._resubscribed.clear()
-            self._check_notifications(listener)
+            self._check_notifications(listeners)
             self._pass()
             starting = True
             now = time.monotonic()
@@ -246,9 +252,12 @@ class Follower:
                 if lease is not None and lease.lost.is_set():
                     return  # back to standby: ``run`` tries for the lease again
                 now = time.monotonic()
+                if listeners.watch():  # the cluster changed: as after a reconnection
+                    listeners.wait_subscribed(self.options.probe_timeout)
+                    self._resubscribed.set()
                 if self._resubscribed.is_set():  # reconnected: what happened meanwhile is unknown
                     self._resubscribed.clear()
-                    self._check_notifications(listener)
+                    self._check_notifications(listeners)
                     self._pass()
                     next_pass = now + self._interval()
                 elif next_full is not None and now >= next_full:
@@ -256,7 +265,7 @@ class Follower:
                     next_full, next_pass = now + (full_every or 0), now + self._interval()
                 elif now >= next_pass:
                     if now >= self._next_check:  # also while polling: not at every pass
-                        self._check_notifications(listener)
+                        self._check_notifications(listeners)
                     self._pass(periodic=self._notifications)
                     next_pass = time.monotonic() + self._interval()
                 if self.options.coalesce and 0 < len(self.pending) < self.options.batch_keys // 10:
@@ -281,23 +290,16 @@ class Follower:
         finally:
             with contextlib.suppress(*OUTAGE):  # finishes its batch (on an error: it went back)
                 runner.finish()
-            listener.stop.set()
-            with contextlib.suppress(*OUTAGE):  # a notification wakes the listener at once
-                self.client.delete(keys.FOLLOW_PROBE)
-                self.client.set(keys.FOLLOW_PROBE, b"1", px=1000)
-            listener.join(5)
+            listeners.stop()
             self.leading.clear()
 
     def _interval(self) -> float:
         return self.options.interval if self._notifications else self.options.fallback_interval
 
-    def _check_notifications(self, listener: events.Listener) -> None:
-        """Turn notifications on where allowed; do they arrive (the probe's comes back)? Else poll."""
+    def _check_notifications(self, listeners: nodes.Listeners) -> None:
+        """Turn notifications on where allowed; do they arrive (each probe's come back)? Else poll."""
         self._next_check = time.monotonic() + self.options.interval
-        setup = events.enable_notifications(self.client, self.options.configure_notifications)
-        problem = listener.refused and f"this user may not subscribe ({listener.refused})"
-        if problem is None and not self._probe(listener):
-            problem = setup.problem or "notifications do not arrive"
+        problem = listeners.check(self.options.configure_notifications, self.options.probe_timeout)
         if problem is None:
             if not self._notifications:
                 log.info("follow: keyspace notifications arrive: following live")
@@ -305,7 +307,8 @@ class Follower:
             self.mode = "notifications"
             return
         if problem != self._problem:
-            channels = " ".join("&" + p for p in events.patterns(self.connector.database))
+            patterns = events.patterns(self.connector.database, self.connector.clustered)
+            channels = " ".join("&" + p for p in patterns)
             log.warning(
                 "follow: keyspace notifications cannot be used: %s. To follow live, %s; an ACL user "
                 "also needs its PSUBSCRIBE patterns (allchannels, or exactly: %s). Until then "
@@ -314,23 +317,6 @@ class Follower:
             )
         self._notifications, self._problem = False, problem
         self.mode = "polling"
-
-    def _probe(self, listener: events.Listener) -> bool:
-        """Do the notifications of the probe's writes (each class once) come back in time?"""
-        if not listener.is_alive():
-            return False
-        listener.probe_events.clear()
-        listener.probe_seen.clear()
-        pipe = self.client.pipeline(transaction=False)
-        events.probe_commands(pipe, keys.FOLLOW_PROBE)
-        pipe.execute()
-        deadline = time.monotonic() + self.options.probe_timeout
-        while not all(e in listener.probe_events for e in events.PROBE_EVENTS):
-            left = deadline - time.monotonic()
-            if left <= 0 or not listener.probe_seen.wait(left):
-                return False
-            listener.probe_seen.clear()
-        return True
 
     # --- passes and batches ---
 
@@ -370,7 +356,7 @@ class Follower:
         delay = 0.1
         while not stop.is_set():
             try:
-                self.client.ping()
+                nodes.ping_primaries(self.connector)
                 self._prepare(after_outage=True)
                 log.info("follow: Redis reachable again")
                 return

@@ -2,7 +2,8 @@
 
 A redis-py ``Lock`` (``redis_client_om:follow:lease``) with a timeout, renewed by a heartbeat
 thread every third of it. A follower killed without releasing it is replaced once the timeout
-passes. A holder that cannot renew in time (a long pause, the server unreachable) or finds the
+passes (on a cluster, the lock is one key: its primary's failover may lose it, which is a lease
+lost). A holder that cannot renew in time (a long pause, the server unreachable) or finds the
 lock owned by another (it expired meanwhile) considers the lease lost and stops following; the
 records' writes are idempotent, so a short overlap of two holders doubles nothing.
 """
@@ -16,7 +17,7 @@ import time
 from typing import Any
 
 import redis
-from redis.exceptions import LockError, LockNotOwnedError
+from redis.exceptions import LockError, LockNotOwnedError, RedisClusterException
 
 from ..core import keys
 
@@ -74,7 +75,7 @@ class Lease:
                 log.warning("follow: lease lost (another follower holds it now)")
                 self.lost.set()
                 return
-            except (redis.ConnectionError, redis.TimeoutError):
+            except (redis.RedisError, RedisClusterException):  # unreachable, or a cluster in failover
                 if time.monotonic() - last >= self.timeout:
                     log.warning("follow: lease not renewed within %.0fs: standing down", self.timeout)
                     self.lost.set()

@@ -12,8 +12,9 @@ the follower reads the next batch while this one is written. Each key is read in
 - **comparison**: every member (one atomic read up to ``atomic_read_max``, ZSCAN beyond) against
   the records that list the account (``linked``: the posts index, filtered exactly). Members
   without their account in a record get it written; records listing the account for an id the
-  set no longer holds lose it (``FOLLOW_UNLINK_POSTS``, which refuses when the set changed
-  since, other than by appends). A key that no longer exists is compared as an empty set.
+  set no longer holds lose it (``removals.unlink``: on one server atomically, refused when the
+  set changed since, other than by appends; on a cluster in single-slot steps, the set read again
+  after). A key that no longer exists is compared as an empty set.
 
 Records are written by ``redis_client.records.posts.write_records`` (the dual write's script in
 record-only mode), so a record is the same whoever writes it and rewriting one changes nothing.
@@ -33,7 +34,7 @@ from typing import Any
 
 import redis
 
-from ..core import keys, scripts
+from ..core import keys
 from ..core.connector import Connector
 from ..core.drivers import SyncDriver
 from ..core.errors import server_message
@@ -41,7 +42,7 @@ from ..core.protocol import Call, Pipeline, Script
 from ..records import members
 from ..records.bad import key_name
 from ..records.posts import write_records
-from . import linked
+from . import linked, removals
 from .fingerprint import Fingerprint, SetRead, parse_read, read_call, store_call
 from .options import FollowOptions
 from .pending import COMPARE, PostKey
@@ -49,10 +50,6 @@ from .report import Reporter
 from .stats import Counts
 
 log = logging.getLogger("redis_client.follow")
-
-#: Record keys per ``FOLLOW_UNLINK_POSTS`` call.
-UNLINK_CHUNK = 500
-
 
 @dataclass
 class _Plan:
@@ -236,24 +233,11 @@ class PostSync:
     def _compare(self, plans: list[_Plan]) -> None:
         queries = [(p, linked.query_of(p.username)) for p in plans]
         searchable = [(p, q) for p, q in queries if q is not None]
-        found: dict[int, set[str]] = {id(p): set() for p, _ in searchable}
-        replies = self.driver.perform(Pipeline([linked.search_call(q, 0) for _, q in searchable]))
-        index_gone = False
-        for (plan, query), reply in zip(searchable, replies, strict=True):
-            if isinstance(reply, redis.ResponseError):
-                index_gone |= _index_gone(reply)
-                plan.retry = True
-                continue
-            total = linked.parse_page(reply, plan.username, found[id(plan)])
-            offsets = range(linked.PAGE, total, linked.PAGE)
-            if offsets:
-                more = self.driver.perform(Pipeline([linked.search_call(query, o) for o in offsets]))
-                for page in more:
-                    if isinstance(page, redis.ResponseError):
-                        plan.retry = True
-                        break
-                    linked.parse_page(page, plan.username, found[id(plan)])
-        if index_gone:  # once per batch, not once per key that met it
+        found = self.driver.run(linked.find([(p.username, q) for p, q in searchable]))
+        linked_ids = {id(p): ids for (p, _), ids in zip(searchable, found.ids, strict=True)}
+        for plan, _ in searchable:
+            plan.retry |= linked_ids[id(plan)] is None
+        if found.index_gone:  # once per batch, not once per key that met it
             log.warning("the posts index is gone (dropped, or an empty restart): creating it again")
             linked.ensure_index(self.driver, forget=True)
         for plan, q in queries:
@@ -270,7 +254,8 @@ class PostSync:
                         key_name(plan.entry.zkey),
                     )
                 continue
-            listed = found[id(plan)]
+            listed = linked_ids[id(plan)]
+            assert listed is not None
             plan.to_write = [p for p in posts if p.id not in listed]
             held = {p.id for p in posts}
             # Records of ids held only by malformed members cannot exist: they were never valid.
@@ -280,7 +265,7 @@ class PostSync:
         """The posts whose record does not list the account (asked record by record)."""
         account = json.dumps(plan.username)
         calls = [
-            Call("execute_command", ("JSON.ARRINDEX", _record_key(p.id), "$.accounts", account))
+            Call("execute_command", ("JSON.ARRINDEX", removals.record_key(p.id), "$.accounts", account))
             for p in posts
         ]
         out = []
@@ -308,31 +293,19 @@ class PostSync:
             self.reporter.member(zkey, reason, members.member_text(post))
 
     def _unlink(self, plans: list[_Plan], counts: Counts) -> None:
-        calls: list[tuple[_Plan, Script]] = []
-        for plan in plans:
-            if plan.retry or not plan.to_unlink:
-                continue
-            fp = plan.fp
-            guard = [fp.card, fp.top_score, fp.at_top] if fp is not None else [0, "-inf", 0]
-            for chunk in _chunks(plan.to_unlink, UNLINK_CHUNK):
-                record_keys = [_record_key(i) for i in chunk]
-                args = [json.dumps(plan.username), *guard, *chunk]
-                call = Script(scripts.FOLLOW_UNLINK_POSTS, [plan.entry.zkey, *record_keys], args)
-                calls.append((plan, call))
-        if not calls:
+        todo = [p for p in plans if not p.retry and p.to_unlink]
+        if not todo:
             return
-        replies = self.driver.perform(Pipeline([call for _, call in calls]))
-        for (plan, _), reply in zip(calls, replies, strict=True):
-            if isinstance(reply, redis.ResponseError):
-                log.warning("cannot update records of %s: %s", key_name(plan.entry.zkey),
-                            server_message(reply))
+        jobs = [removals.Unlink(p.entry.zkey, p.username, p.fp, p.to_unlink, p.stored_raw) for p in todo]
+        for plan, done in zip(todo, self.driver.run(removals.unlink(jobs)), strict=True):
+            if done.forgotten:
+                plan.stored_raw = None  # what the fingerprint's compare-and-set now expects
+            for message in done.errors or []:
+                log.warning("cannot update records of %s: %s", key_name(plan.entry.zkey), message)
                 counts.failed += 1
-                continue
-            if int(reply[0]) < 0:
-                plan.retry = True  # the set changed since it was read: compare it again
-                continue
-            counts.records_unlinked += int(reply[0])
-            counts.records_deleted += int(reply[1])
+            plan.retry |= done.changed  # the set changed since it was read: compare it again
+            counts.records_unlinked += done.unlinked
+            counts.records_deleted += done.deleted
 
     def _store(self, plans: list[_Plan], counts: Counts) -> None:
         calls: list[tuple[_Plan, Script]] = []
@@ -353,19 +326,6 @@ class PostSync:
 def _holds(raws: list[bytes], sha: str) -> bool:
     """Whether one of ``raws`` is the member whose SHA-1 is ``sha`` (the newest one before)."""
     return any(hashlib.sha1(raw).hexdigest() == sha for raw in raws)
-
-
-def _index_gone(error: redis.ResponseError) -> bool:
-    """Whether a query failed because the posts index does not exist (else the error is logged)."""
-    message = server_message(error)
-    if "no such index" in message.lower() or "unknown index" in message.lower():
-        return True
-    log.warning("cannot query the posts index: %s", message)
-    return False
-
-
-def _record_key(post_id: str) -> str:
-    return keys.model_key(keys.POST_PREFIX, post_id)
 
 
 def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:

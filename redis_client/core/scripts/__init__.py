@@ -56,6 +56,10 @@ FOLLOW_SET_FINGERPRINT = load("follow_set_fingerprint")
 # are only read.
 POSTING_RESERVE = load("posting_reserve")
 POSTING_RELEASE = load("posting_release")
+# The follower on a cluster: the record-only steps of FOLLOW_UNLINK_POSTS and FOLLOW_DROP_ACCOUNT
+# (a record and its legacy key lie in different slots there).
+FOLLOW_UNLINK_RECORDS = load("follow_unlink_records")
+FOLLOW_DROP_RECORD = load("follow_drop_record")
 
 #: Every script of the package.
 ALL: tuple[LuaScript, ...] = (
@@ -72,4 +76,6 @@ ALL: tuple[LuaScript, ...] = (
     FOLLOW_SET_FINGERPRINT,
     POSTING_RESERVE,
     POSTING_RELEASE,
+    FOLLOW_UNLINK_RECORDS,
+    FOLLOW_DROP_RECORD,
 )
