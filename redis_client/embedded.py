@@ -83,6 +83,21 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
+def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
+    """``count`` different TCP ports on ``host``, free right now: all are held open until every
+    one is chosen (one ``free_port`` after another may return a port twice)."""
+    sockets = []
+    try:
+        for _ in range(count):
+            sock = socket.socket(_family(host), socket.SOCK_STREAM)
+            sockets.append(sock)
+            sock.bind((host, 0))
+        return [int(sock.getsockname()[1]) for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
 def _port_in_use(host: str, port: int) -> bool:
     """True if Redis could not bind ``host:port`` (it binds with SO_REUSEADDR too)."""
     with socket.socket(_family(host), socket.SOCK_STREAM) as sock:

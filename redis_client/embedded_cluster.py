@@ -19,7 +19,7 @@ from typing import Any
 import redis
 
 from .core.errors import EmbeddedServerError
-from .embedded import EmbeddedRedis, find_binaries, free_port
+from .embedded import EmbeddedRedis, find_binaries, free_ports
 
 log = logging.getLogger(__name__)
 
@@ -60,9 +60,7 @@ class EmbeddedCluster:
             raise EmbeddedServerError("The temporary data dir is made by start(); not started")
         return path
 
-    def _node(self, index: int) -> EmbeddedRedis:
-        port = free_port(self.host)
-        bus = free_port(self.host)
+    def _node(self, index: int, port: int, bus: int) -> EmbeddedRedis:
         self.bus_ports[port] = bus
         args = [
             "--cluster-enabled", "yes",
@@ -83,7 +81,8 @@ class EmbeddedCluster:
             self._tmp_dir = Path(tempfile.mkdtemp(prefix="embedded-cluster-"))
         total = self._primaries * (1 + self._replicas)
         try:
-            self.nodes = [self._node(i) for i in range(total)]
+            ports = free_ports(2 * total, self.host)
+            self.nodes = [self._node(i, ports[2 * i], ports[2 * i + 1]) for i in range(total)]
             for node in self.nodes:
                 node.start()
             if not self._already_formed():  # a kept data dir: the nodes remember their cluster

@@ -19,7 +19,7 @@ from typing import Any
 import redis
 
 from .core.errors import EmbeddedServerError
-from .embedded import EmbeddedRedis, find_binaries, free_port
+from .embedded import EmbeddedRedis, find_binaries, free_ports
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +111,7 @@ class EmbeddedSentinelSet:
             )
             # Each sentinel is told the others and the replicas up front: otherwise it learns
             # them from hello messages, every 2 s, and the set takes seconds to be usable.
-            ports = [free_port(self.host) for _ in range(self._sentinel_count)]
+            ports = free_ports(self._sentinel_count, self.host)
             ids = [secrets.token_hex(20) for _ in ports]
             known = "".join(f"sentinel known-replica {name} {self.host} {n.port}\n" for n in self.nodes[1:])
             self.sentinels = []
