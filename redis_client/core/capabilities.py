@@ -17,10 +17,12 @@ class Capabilities:
     search: bool
     #: The database index in use: RediSearch creates indexes on database 0 only.
     database: int = 0
+    #: A cluster whose search module has a coordinator (see ``indexes.coordinated``).
+    coordinator: bool = False
 
     @property
     def models(self) -> bool:
-        return self.json and self.search and self.database == 0
+        return self.json and self.search and self.database == 0 and not self.coordinator
 
     def missing(self) -> list[str]:
         names = []
@@ -34,6 +36,13 @@ class Capabilities:
         """Why model records cannot be used here ('' when they can)."""
         if self.missing():
             return "lacks the " + " and ".join(self.missing()) + " module"
+        if self.coordinator:
+            return (
+                "is a cluster whose search module has a coordinator (an index created on one "
+                "primary is listed by the others): redis-client keeps one index per primary, "
+                "which there would return each record once per primary, so model records and "
+                "queries are not supported on it yet"
+            )
         if self.database != 0:
             return (
                 f"uses database {self.database}: search indexes exist on database 0 only "
@@ -43,6 +52,11 @@ class Capabilities:
 
     def require_models(self, where: str) -> None:
         """Raise :class:`ModuleMissingError` saying what the server lacks."""
+        if self.coordinator:
+            raise ModuleMissingError(
+                f"the Redis server at {where} {self.problem()}. Classic RedisDB methods still "
+                "work on the legacy keys."
+            )
         if not self.models:
             raise ModuleMissingError(
                 f"the Redis server at {where} {self.problem()}; model records and queries need "

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Generator, Sequence
+from dataclasses import replace
 from typing import Any, TypeAlias, TypeVar
 
 from redis.exceptions import ConnectionError, NoScriptError, ResponseError, TimeoutError
@@ -93,7 +94,15 @@ def models_ready(connector: Connector, require: bool) -> Op[bool]:
         return False
     if not connector.indexes_ready:
         if connector.clustered:
-            connector.index_plan = yield from indexes.ensure_on_primaries(connector.settings)
+            plan = yield from indexes.ensure_on_primaries(connector.settings)
+            if (yield from indexes.coordinated(plan)):
+                yield from indexes.drop_plan(plan)
+                caps = replace(caps, coordinator=True)
+                connector.remember(caps)  # logs once why records are off
+                if require:
+                    caps.require_models(connector.describe())
+                return False
+            connector.index_plan = plan
         else:
             yield from indexes.ensure_registered(connector.settings)
         connector.indexes_ready = True

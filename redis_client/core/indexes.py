@@ -8,6 +8,7 @@ redis-py's ``Lock``, so replicas starting together build each index once.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import time
@@ -122,6 +123,29 @@ def ensure_on_primaries(settings: RedisSettings | None = None) -> Op[dict[str, d
             yield from ensure_index(replace(spec, name=name), settings)
             plan[spec.name][node] = name
     return plan
+
+
+def coordinated(plan: dict[str, dict[str, str]]) -> Op[bool]:
+    """Whether the cluster's search module has a coordinator, given ``ensure_on_primaries``'s
+    plan: a primary lists an index the plan created on another primary. Without a coordinator an
+    index lives on the node serving its name's slot only; a coordinator sends ``FT.CREATE`` to
+    every shard, so each of the per-primary indexes would see every record."""
+    nodes = sorted({node for names in plan.values() for node in names})
+    if len(nodes) < 2:
+        return False
+    for node in nodes:
+        present = set(codec.text(n) for n in (yield Call("execute_command", ("FT._LIST",), node=node)))
+        if any(name in present for names in plan.values() for other, name in names.items() if other != node):
+            return True
+    return False
+
+
+def drop_plan(plan: dict[str, dict[str, str]]) -> Op[None]:
+    """Drop the per-primary indexes of ``plan`` (each on its node; the records stay)."""
+    for names in plan.values():
+        for node, name in names.items():
+            with contextlib.suppress(redis.ResponseError):  # already gone (a coordinator dropped it)
+                yield Call("execute_command", ("FT.DROPINDEX", name), node=node)
 
 
 def ensure_indexes(specs: Iterable[IndexSpec], settings: RedisSettings | None = None) -> Op[list[str]]:

@@ -55,3 +55,10 @@ def test_models_need_database_zero() -> None:
     assert not caps.models and "database 3" in caps.problem()
     with pytest.raises(ModuleMissingError, match="database 3"):
         caps.require_models("redis://host:6379/3")
+
+
+def test_a_search_coordinator_turns_the_records_off_with_its_reason() -> None:
+    caps = Capabilities(json=True, search=True, database=0, coordinator=True)
+    assert not caps.models and "coordinator" in caps.problem()
+    with pytest.raises(ModuleMissingError, match="once per primary"):
+        caps.require_models("redis://node:7000")

@@ -86,3 +86,33 @@ def test_the_schema_hash_follows_the_settings() -> None:
 
     spec = Post.index_spec()
     assert spec.schema_hash(load_settings(full_text_search=False)) != spec.schema_hash(load_settings())
+
+
+PLAN = {"idx": {"a:1": "idx{x}", "b:1": "idx{y}"}}
+LIST_A = Call("execute_command", ("FT._LIST",), node="a:1")
+LIST_B = Call("execute_command", ("FT._LIST",), node="b:1")
+
+
+def test_per_primary_indexes_each_on_their_own_node_mean_no_coordinator() -> None:
+    found, driver = run(indexes.coordinated(PLAN), [b"idx{x}", b"orphan{z}"], [b"idx{y}"])
+    assert found is False
+    assert driver.requests == [LIST_A, LIST_B]
+
+
+def test_an_index_listed_by_another_primary_means_a_coordinator() -> None:
+    found, driver = run(indexes.coordinated(PLAN), [b"idx{x}", b"idx{y}"])
+    assert found is True
+    assert driver.requests == [LIST_A]  # the first primary listing another's index is enough
+
+
+def test_one_primary_cannot_tell_and_asks_nothing() -> None:
+    found, driver = run(indexes.coordinated({"idx": {"a:1": "idx{x}"}}))
+    assert found is False and driver.requests == []
+
+
+def test_drop_plan_drops_each_index_on_its_node_and_ignores_one_already_gone() -> None:
+    _, driver = run(indexes.drop_plan(PLAN), "OK", redis.ResponseError("Unknown Index name"))
+    assert driver.requests == [
+        Call("execute_command", ("FT.DROPINDEX", "idx{x}"), node="a:1"),
+        Call("execute_command", ("FT.DROPINDEX", "idx{y}"), node="b:1"),
+    ]
