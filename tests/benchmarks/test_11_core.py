@@ -2,7 +2,7 @@
 
 Run::
 
-    pytest -m benchmark tests/benchmarks/test_11_core.py -s   # ~15 min; BENCH_QUICK=1: no 1M, ~4 min
+    pytest -m benchmark tests/benchmarks/test_11_core.py -s   # ~23 min; BENCH_QUICK=1: no 1M, ~6 min
 
 "Raw" writes the same bytes to the same keys as the project: the legacy member into
 ``posted_tweets:{user}`` and the ``Post`` record (the member with its account list) at the record
@@ -134,6 +134,7 @@ def _rows_for(
     cpu_target: bool = False,
 ) -> None:
     """Record ``name`` (ours vs raw indexed) and its unindexed companion row."""
+    number, what = name.split(" (vs", 1)[0].split(" ", 1)
     value = {k: [(x.calls / x.wall if throughput else x.us(x.wall)) for x in v] for k, v in runs.items()}
     med = {k: statistics.median(v) for k, v in value.items()}
     client = {k: _per_call(v, "client") for k, v in runs.items()}
@@ -164,7 +165,7 @@ def _rows_for(
     h.record(row)
     h.record(
         h.Row(
-            f"{name.split(' ', 1)[0]}u the same vs raw unindexed",
+            f"{number}u {what} vs raw unindexed",
             row.unit,
             ours=med["ours"],
             raw=med["unindexed"],
