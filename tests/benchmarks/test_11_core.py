@@ -33,6 +33,7 @@ import os
 import resource
 import statistics
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +94,33 @@ def raw_document(member: str, user: str) -> str:
 def raw_index(r: redis.Redis, indexed: bool) -> None:
     if indexed:
         r.execute_command("FT.CREATE", INDEX, *Post.schema_args())
+
+
+def raw_writes(
+    tmp: Path, total: int, write: Callable[[redis.Redis, m.Account, list[dict[str, Any]]], None]
+) -> Callable[[bool], Callable[[int], Measured]]:
+    """Raw variants of a bulk row (indexed or not): ``write`` of every account's posts on a fresh
+    server, the posts' dicts made outside the clock, the index warmed by one record first."""
+    accounts = data(total)
+
+    def variant(indexed: bool) -> Callable[[int], Measured]:
+        def run(rnd: int) -> Measured:
+            with m.FreshServer(tmp / f"raw-{rnd}-{indexed}") as s:
+                raw_index(s.r, indexed)
+                s.r.execute_command("JSON.SET", WARM_KEY, "$", accounts[0].members[0])
+                s.r.delete(WARM_KEY)
+                meter = Measured(s.proc, total)
+                for acc in accounts:
+                    fields = [json.loads(x) for x in acc.members]
+                    with meter:
+                        write(s.r, acc, fields)
+                if indexed:
+                    assert h.index_num_docs(s.r, INDEX) == total
+                return meter
+
+        return run
+
+    return variant
 
 
 class Measured:
@@ -319,32 +347,19 @@ def test_bulk_add_user_posts(total: int, tmp_path: Path) -> None:
             db.reconfigure(None)  # its pools go
             return meter
 
-    def raw(indexed: bool) -> Any:
-        def run(rnd: int) -> Measured:
-            with m.FreshServer(tmp_path / f"raw-{rnd}-{indexed}") as s:
-                r = s.r
-                raw_index(r, indexed)
-                r.execute_command("JSON.SET", WARM_KEY, "$", accounts[0].members[0])
-                meter = Measured(s.proc, total)
-                for acc in accounts:
-                    fields = [json.loads(x) for x in acc.members]
-                    zkey = keys.posted_tweets(acc.user)
-                    with meter:
-                        pipe = r.pipeline(transaction=False)
-                        for k in range(0, len(fields), 500):  # the project's batches are 500 posts too
-                            chunk = fields[k : k + 500]
-                            members = [json.dumps(f) for f in chunk]
-                            pipe.zadd(zkey, {x: f["timestamp"] for x, f in zip(members, chunk, strict=True)})
-                            for x, f in zip(members, chunk, strict=True):
-                                record = keys.model_key(keys.POST_PREFIX, f["id"])
-                                pipe.execute_command("JSON.SET", record, "$", raw_document(x, acc.user))
-                        pipe.execute()
-                if indexed:
-                    assert h.index_num_docs(r, INDEX) == total + 1
-                return meter
+    def write(r: redis.Redis, acc: m.Account, fields: list[dict[str, Any]]) -> None:
+        zkey = keys.posted_tweets(acc.user)
+        pipe = r.pipeline(transaction=False)
+        for k in range(0, len(fields), 500):  # the project's batches are 500 posts too
+            chunk = fields[k : k + 500]
+            members = [json.dumps(f) for f in chunk]
+            pipe.zadd(zkey, {x: f["timestamp"] for x, f in zip(members, chunk, strict=True)})
+            for x, f in zip(members, chunk, strict=True):
+                record = keys.model_key(keys.POST_PREFIX, f["id"])
+                pipe.execute_command("JSON.SET", record, "$", raw_document(x, acc.user))
+        pipe.execute()
 
-        return run
-
+    raw = raw_writes(tmp_path, total, write)
     rounds = BULK_ROUNDS if total == SMALL else 1
     runs = h.interleaved(rounds, {"ours": ours, "raw": raw(True), "unindexed": raw(False)})
     _rows_for(
@@ -381,27 +396,14 @@ def test_migrate_run(total: int, tmp_path: Path) -> None:
             assert h.index_num_docs(s.r, INDEX) == total
             return meter
 
-    def raw(indexed: bool) -> Any:
-        def run(rnd: int) -> Measured:
-            with m.FreshServer(tmp_path / f"rawmig-{rnd}-{indexed}") as s:
-                r = s.r
-                raw_index(r, indexed)
-                meter = Measured(s.proc, total)
-                for acc in accounts:
-                    fields = [json.loads(x) for x in acc.members]
-                    with meter:
-                        pipe = r.pipeline(transaction=False)
-                        for f in fields:
-                            record = keys.model_key(keys.POST_PREFIX, f["id"])
-                            doc = raw_document(json.dumps(f), acc.user)
-                            pipe.execute_command("JSON.SET", record, "$", doc)
-                        pipe.execute()
-                if indexed:
-                    assert h.index_num_docs(r, INDEX) == total
-                return meter
+    def write(r: redis.Redis, acc: m.Account, fields: list[dict[str, Any]]) -> None:
+        pipe = r.pipeline(transaction=False)
+        for f in fields:
+            record = keys.model_key(keys.POST_PREFIX, f["id"])
+            pipe.execute_command("JSON.SET", record, "$", raw_document(json.dumps(f), acc.user))
+        pipe.execute()
 
-        return run
-
+    raw = raw_writes(tmp_path, total, write)
     rounds = BULK_ROUNDS if total == SMALL else 1
     runs = h.interleaved(rounds, {"ours": ours, "raw": raw(True), "unindexed": raw(False)})
     _rows_for(
