@@ -14,6 +14,7 @@ from redis_client.core.errors import (
     InvalidArgumentError,
     InvalidArgumentTypeError,
     InvalidUsernameError,
+    ReplicationTimeoutError,
     StoredValueError,
 )
 from redis_client.core.protocol import Call, Models, Script
@@ -99,6 +100,19 @@ def test_the_prompt_map_is_stored_as_given_and_returned_as_a_copy() -> None:
     assert result == mapping and result is not mapping
     assert result["create_tweet"] is not mapping["create_tweet"]
     assert driver.requests == [Call("set", ("function_variables", '{"create_tweet": ["my_tweets"]}'))]
+
+
+@pytest.mark.parametrize(
+    "error",
+    [redis.ReadOnlyError("READONLY You can't write against a read only replica."),
+     ReplicationTimeoutError("0 of 1 replicas in time")],
+)
+def test_the_first_commands_store_never_fails_what_follows(error: Exception) -> None:
+    mapping = {"create_tweet": ["my_tweets"]}
+    result, driver = run(accounts.store_function_variables(mapping, first_command=True), error)
+    assert result == mapping and len(driver.requests) == 1
+    with pytest.raises(type(error)):  # asked for by the caller: the error is theirs
+        run(accounts.store_function_variables(mapping), error)
 
 
 def test_each_save_tweet_link_call_has_its_own_retry_token() -> None:
