@@ -123,6 +123,19 @@ def raw_writes(
     return variant
 
 
+def compare_bulk(
+    name: str,
+    key: str,
+    total: int,
+    ours: Callable[[int], Measured],
+    raw: Callable[[bool], Callable[[int], Measured]],
+) -> None:
+    """Ours against raw indexed and unindexed, interleaved (one round at 1M), and the rows."""
+    rounds = BULK_ROUNDS if total == SMALL else 1
+    runs = h.interleaved(rounds, {"ours": ours, "raw": raw(True), "unindexed": raw(False)})
+    _rows_for(name, f"{key}.{label(total)}", runs, throughput=True, target=1.0)
+
+
 class Measured:
     """Wall, client CPU and server CPU of the timed blocks (``with meter:``) of one run."""
 
@@ -359,15 +372,12 @@ def test_bulk_add_user_posts(total: int, tmp_path: Path) -> None:
                 pipe.execute_command("JSON.SET", record, "$", raw_document(x, acc.user))
         pipe.execute()
 
-    raw = raw_writes(tmp_path, total, write)
-    rounds = BULK_ROUNDS if total == SMALL else 1
-    runs = h.interleaved(rounds, {"ours": ours, "raw": raw(True), "unindexed": raw(False)})
-    _rows_for(
+    compare_bulk(
         f"11.2 add_user_posts, {label(total)} (vs pipelined ZADD + JSON.SET indexed)",
-        f"core.add_user_posts.{label(total)}",
-        runs,
-        throughput=True,
-        target=1.0,
+        "core.add_user_posts",
+        total,
+        ours,
+        raw_writes(tmp_path, total, write),
     )
 
 
@@ -403,15 +413,12 @@ def test_migrate_run(total: int, tmp_path: Path) -> None:
             pipe.execute_command("JSON.SET", record, "$", raw_document(json.dumps(f), acc.user))
         pipe.execute()
 
-    raw = raw_writes(tmp_path, total, write)
-    rounds = BULK_ROUNDS if total == SMALL else 1
-    runs = h.interleaved(rounds, {"ours": ours, "raw": raw(True), "unindexed": raw(False)})
-    _rows_for(
+    compare_bulk(
         f"11.3 migrate run end to end, {label(total)} (vs pipelined JSON.SET indexed)",
-        f"core.migrate.{label(total)}",
-        runs,
-        throughput=True,
-        target=1.0,
+        "core.migrate",
+        total,
+        ours,
+        raw_writes(tmp_path, total, write),
     )
 
 
