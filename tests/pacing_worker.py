@@ -2,9 +2,9 @@
 
 Connects (``REDIS_URL``), prints ``ready``, waits for a line on stdin (so that every agent starts
 at once), then CALLS times: takes the account's posting slot (MODE ``sync``: ``RedisDB``;
-``async``: ``AsyncRedisDB``), prints ``returned <time.time()> <seconds waited>`` and adds a post
-stamped with that second, as an agent does. MODE ``hold``: takes the slot once, prints
-``holding`` and sleeps in the block until killed.
+``async``: ``AsyncRedisDB``), prints ``returned <time.time()> <seconds waited> <the slot's server
+time, µs>`` and adds a post stamped with that second, as an agent does. MODE ``hold``: takes
+the slot once, prints ``holding`` and sleeps in the block until killed.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import time
 from typing import Any
 
 from redis_client.aio import AsyncRedisDB
+from redis_client.core import keys
 from redis_client.db import RedisDB
 
 
@@ -38,7 +39,8 @@ def run_sync(username: str, delay: float, calls: int, hold: bool) -> None:
             if hold:
                 say("holding")
                 time.sleep(3600)
-            say(f"returned {now:.6f} {waited:.6f}")
+            go = int(db.r.hget(keys.posting_slot(username), "go"))
+            say(f"returned {now:.6f} {waited:.6f} {go}")
             db.add_user_post(username, post(username, now, n))
 
 
@@ -50,7 +52,8 @@ async def run_async(username: str, delay: float, calls: int) -> None:
         for n in range(calls):
             async with db.posting_slot(username, delay) as waited:
                 now = time.time()
-                say(f"returned {now:.6f} {waited:.6f}")
+                go = int(await db.r.hget(keys.posting_slot(username), "go"))
+                say(f"returned {now:.6f} {waited:.6f} {go}")
                 await db.add_user_post(username, post(username, now, n))
 
 
