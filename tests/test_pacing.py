@@ -168,10 +168,21 @@ def test_different_accounts_never_wait_for_each_other(async_redis_db: AsyncRedis
         waited = await main.ensure_delay_between_posts(account, delay)
         return account, waited, time.monotonic()
 
+    lag = [0.0]  # the loop's worst lateness: how late a coroutine may run after its reply came
+
+    async def ticker() -> None:
+        while True:
+            due = time.monotonic() + 0.005
+            await asyncio.sleep(0.005)
+            lag[0] = max(lag[0], time.monotonic() - due)
+
     async def scenario() -> tuple[float, list[tuple[str, float, float]]]:
         start = time.monotonic()
+        ticking = asyncio.create_task(ticker())
         calls = [agent(f"user{a}") for _ in range(per_account) for a in range(accounts)]
-        return start, list(await asyncio.gather(*calls))
+        done = list(await asyncio.gather(*calls))
+        ticking.cancel()
+        return start, done
 
     start, results = asyncio.run(scenario())
     by_account: dict[str, list[tuple[float, float]]] = {}
@@ -180,7 +191,8 @@ def test_different_accounts_never_wait_for_each_other(async_redis_db: AsyncRedis
     for calls in by_account.values():
         calls.sort()
         assert [w for _, w in calls].count(0.0) == 1 and calls[0][1] == 0.0  # the first went at once
-        assert min(gaps([at for at, _ in calls])) >= delay
+        # A return is seen when its coroutine runs: up to the loop's lag after the slot's reply.
+        assert min(gaps([at for at, _ in calls])) >= delay - lag[0], lag[0]
     # Loose: every account done in about its own three waits, not 100 accounts' worth of them.
     assert max(at for at, _ in (c[-1] for c in by_account.values())) - start < 3 * pacing.spacing(delay) + 3.0
 
