@@ -52,18 +52,18 @@ class Capabilities:
 
     def require_models(self, where: str) -> None:
         """Raise :class:`ModuleMissingError` saying what the server lacks."""
-        if self.coordinator:
-            raise ModuleMissingError(
-                f"the Redis server at {where} {self.problem()}. Classic RedisDB methods still "
-                "work on the legacy keys."
-            )
-        if not self.models:
-            raise ModuleMissingError(
-                f"the Redis server at {where} {self.problem()}; model records and queries need "
-                "the JSON and search modules on database 0. Classic RedisDB methods still work "
-                "on the legacy keys. Use Redis 8, Redis Stack, or `redis-client server` (the "
-                "embedded server)."
-            )
+        if self.models:
+            return
+        need = "" if self.coordinator else (
+            "; model records and queries need the JSON and search modules on database 0"
+        )
+        use = "" if self.coordinator else (
+            " Use Redis 8, Redis Stack, or `redis-client server` (the embedded server)."
+        )
+        raise ModuleMissingError(
+            f"the Redis server at {where} {self.problem()}{need}. Classic RedisDB methods still "
+            f"work on the legacy keys.{use}"
+        )
 
 
 def probe(database: int) -> Op[Capabilities]:
