@@ -27,7 +27,6 @@ Rows:
 from __future__ import annotations
 
 import asyncio
-import gc
 import json
 import os
 import resource
@@ -136,25 +135,12 @@ def compare_bulk(
     _rows_for(name, f"{key}.{label(total)}", runs, throughput=True, target=1.0)
 
 
-class Measured:
-    """Wall, client CPU and server CPU of the timed blocks (``with meter:``) of one run."""
+class Measured(h.Stopwatch):
+    """A stopwatch of ``calls`` calls (or posts), measuring the given server process's CPU too."""
 
     def __init__(self, server: psutil.Process, calls: int) -> None:
-        self.server, self.calls = server, calls
-        self.wall = self.client = self.server_cpu = 0.0
-
-    def __enter__(self) -> Measured:
-        gc.collect()
-        t = self.server.cpu_times()
-        self._s0 = t.user + t.system
-        self._c0, self._t0 = time.process_time(), time.perf_counter()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.wall += time.perf_counter() - self._t0
-        self.client += time.process_time() - self._c0
-        t = self.server.cpu_times()
-        self.server_cpu += t.user + t.system - self._s0
+        super().__init__(server=server)
+        self.calls = calls
 
     def us(self, seconds: float) -> float:
         return seconds / self.calls * 1e6
@@ -176,9 +162,11 @@ def _rows_for(
 ) -> None:
     """Record ``name`` (ours vs raw indexed) and its unindexed companion row."""
     number, what = name.split(" (vs", 1)[0].split(" ", 1)
-    value = {k: [(x.calls / x.wall if throughput else x.us(x.wall)) for x in v] for k, v in runs.items()}
+    value = {
+        k: [(x.calls / x.elapsed if throughput else x.us(x.elapsed)) for x in v] for k, v in runs.items()
+    }
     med = {k: statistics.median(v) for k, v in value.items()}
-    client = {k: _per_call(v, "client") for k, v in runs.items()}
+    client = {k: _per_call(v, "cpu") for k, v in runs.items()}
     server = {k: _per_call(v, "server_cpu") for k, v in runs.items()}
     note = (
         f"median of {len(runs['ours'])}; spread ours {spread(value['ours'])}, raw {spread(value['raw'])}; "
@@ -400,8 +388,8 @@ def test_migrate_run(total: int, tmp_path: Path) -> None:
             res = m.migrate_in_child(s.url)
             ch1 = resource.getrusage(resource.RUSAGE_CHILDREN)
             meter = Measured(s.proc, total)
-            meter.wall = res["run_s"]  # without the interpreter's start and imports
-            meter.client = ch1.ru_utime + ch1.ru_stime - ch0.ru_utime - ch0.ru_stime
+            meter.elapsed = res["run_s"]  # without the interpreter's start and imports
+            meter.cpu = ch1.ru_utime + ch1.ru_stime - ch0.ru_utime - ch0.ru_stime
             meter.server_cpu = s.cpu() - c0
             assert h.index_num_docs(s.r, INDEX) == total
             return meter
@@ -445,7 +433,7 @@ def test_find_newest_100(bench: Any, total: int) -> None:
         meter = Measured(server, 1)  # timed by hand: no gc.collect per query
         t0, c0 = time.perf_counter(), time.process_time()
         docs = body()
-        meter.wall, meter.client = time.perf_counter() - t0, time.process_time() - c0
+        meter.elapsed, meter.cpu = time.perf_counter() - t0, time.process_time() - c0
         assert len(docs) == LIMIT and docs[0]["timestamp"] == newest
         return meter
 
@@ -479,8 +467,8 @@ def test_find_newest_100(bench: Any, total: int) -> None:
     for _ in range(20):
         ours(0), raw(0), unindexed(0)
     runs = h.interleaved(QUERIES, {"ours": ours, "raw": raw, "unindexed": unindexed})
-    ms = {k: statistics.median(x.wall for x in v) * 1e3 for k, v in runs.items()}
-    client = {k: _per_call(v, "client") for k, v in runs.items()}
+    ms = {k: statistics.median(x.elapsed for x in v) * 1e3 for k, v in runs.items()}
+    client = {k: _per_call(v, "cpu") for k, v in runs.items()}
     row = h.Row(
         f"11.4 find newest 100 of 1 account, {label(total)} (vs FT.SEARCH + json.loads)",
         "ms",
